@@ -1,0 +1,100 @@
+"""From a submission folder to something runnable: copy, detect the language, build.
+
+The submission is copied into a fresh work directory first; nothing is ever
+written to the folder the grader was given.  The build runs in the box like
+the program itself (a Makefile is untrusted code too), with the spec's build
+time limit, and a failed build is a result (with the compiler's message), not
+an exception.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from .box import Box, Limits
+from .deadline import Deadline
+from .results import BuildResult
+from .spec import Language, Spec
+
+BUILD_OUTPUT_LINES = 40
+
+
+class Workdir:
+    """A private copy of the submission, removed afterwards whatever the program did to it."""
+
+    def __init__(self, source: Path | None) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="socket-grader-"))
+        self.path = self.root / "work"
+        if source is not None:
+            shutil.copytree(source, self.path, symlinks=True,
+                            ignore=shutil.ignore_patterns(".git", "__pycache__"))
+        else:
+            self.path.mkdir()
+        self.root.chmod(0o755)
+
+    def remove(self) -> None:
+        def unlock(func, path, _exc):
+            try:
+                os.chmod(os.path.dirname(path), stat.S_IRWXU)
+                os.chmod(path, stat.S_IRWXU)
+                func(path)
+            except OSError:
+                pass
+        shutil.rmtree(self.root, onerror=unlock)
+
+    def __enter__(self) -> "Workdir":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def detect_language(spec: Spec, folder: Path) -> Language | None:
+    """The first language of the spec whose files are all in ``folder``."""
+    for lang in spec.languages.values():
+        if all((folder / f).is_file() for f in lang.files):
+            return lang
+    return None
+
+
+def expected_files(spec: Spec) -> str:
+    return " or ".join(", ".join(lang.files) for lang in spec.languages.values())
+
+
+def build(box: Box, lang: Language, workdir: Path, *, seconds: float, env: dict[str, str],
+          limits: Limits) -> BuildResult:
+    has_makefile = any((workdir / m).is_file() for m in ("Makefile", "makefile", "GNUmakefile"))
+    commands = lang.build_with_makefile if has_makefile and lang.build_with_makefile else lang.build
+    started = time.monotonic()
+    deadline = Deadline.after(seconds, "the build")
+    log: list[str] = []
+    for cmd in commands:
+        shown = " ".join(cmd)
+        proc = box.spawn(list(cmd), cwd=workdir, env=env, limits=limits)
+        status = proc.wait(deadline)
+        proc.kill()
+        output = (proc.stdout.data + proc.stderr.data).decode("utf-8", "replace").rstrip()
+        log.append(f"$ {shown}" + (f"\n{output}" if output else ""))
+        if status is None:
+            log.append(f"the build took longer than {seconds:g} s and was stopped")
+            return BuildResult(False, lang.name, [" ".join(c) for c in commands],
+                               _tail("\n".join(log)), time.monotonic() - started)
+        if status != 0:
+            if status == 127 or (status == 2 and not output):
+                log.append(f"(exit status {status}: is {cmd[0]} installed?)")
+            return BuildResult(False, lang.name, [" ".join(c) for c in commands],
+                               _tail("\n".join(log)), time.monotonic() - started)
+    return BuildResult(True, lang.name, [" ".join(c) for c in commands],
+                       _tail("\n".join(log)), time.monotonic() - started)
+
+
+def _tail(text: str) -> str:
+    lines = text.splitlines()
+    if len(lines) <= BUILD_OUTPUT_LINES:
+        return text
+    return "\n".join([f"[{len(lines) - BUILD_OUTPUT_LINES} earlier lines not shown]"] + lines[-BUILD_OUTPUT_LINES:])

@@ -1,0 +1,196 @@
+"""The grader's side of the conversation: named TCP connections and UDP sockets.
+
+All sockets are non-blocking.  Whenever a step waits for anything, ``Net.pump``
+moves bytes in both directions on *every* socket of the test: queued outgoing
+data keeps flowing while the grader waits for a reply, so a large echo can never
+deadlock with both sides blocked in send(), and replies that arrive on another
+connection are kept for that connection's later steps.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .deadline import Deadline
+
+RECV_CHUNK = 1 << 16
+INBUF_CAP = 64 << 20        # past this much unread data a connection stops reading
+
+
+@dataclass
+class TcpConn:
+    name: str
+    sock: socket.socket
+    inbuf: bytearray = field(default_factory=bytearray)
+    outq: bytearray = field(default_factory=bytearray)
+    eof: bool = False
+    reset: bool = False
+    shut_wr: bool = False
+    pending_shutdown: bool = False
+    closed: bool = False
+    unexpected: bytes = b""        # bytes still owed by echo expectations
+    history: list[bytes] = field(default_factory=list)
+    sent_total: int = 0
+    received_total: int = 0
+    write_error: str | None = None
+
+    kind = "tcp"
+
+    def queue(self, data: bytes) -> None:
+        self.outq += data
+        self.unexpected += data
+        self.history.append(bytes(data))
+        self.sent_total += len(data)
+
+    def can_read(self) -> bool:
+        return not (self.eof or self.closed) and len(self.inbuf) < INBUF_CAP
+
+    def on_readable(self) -> None:
+        try:
+            chunk = self.sock.recv(RECV_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except ConnectionResetError:
+            self.eof = self.reset = True
+            return
+        except OSError:
+            self.eof = True
+            return
+        if not chunk:
+            self.eof = True
+        else:
+            self.inbuf += chunk
+            self.received_total += len(chunk)
+
+    def on_writable(self) -> None:
+        try:
+            n = self.sock.send(self.outq[:RECV_CHUNK])
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self.write_error = e.strerror or str(e)
+            self.outq.clear()
+            return
+        del self.outq[:n]
+        if not self.outq and self.pending_shutdown:
+            self._do_shutdown()
+
+    def shutdown_write(self) -> None:
+        if self.outq:
+            self.pending_shutdown = True
+        else:
+            self._do_shutdown()
+
+    def _do_shutdown(self) -> None:
+        self.pending_shutdown = False
+        self.shut_wr = True
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self, reset: bool = False) -> None:
+        if self.closed:
+            return
+        if reset:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+        self.closed = True
+
+
+@dataclass
+class UdpSock:
+    name: str
+    sock: socket.socket
+    target: tuple
+    datagrams: list[tuple[bytes, tuple]] = field(default_factory=list)
+    awaiting: list[bytes] = field(default_factory=list)    # sent, not yet matched by an echo
+    history: list[bytes] = field(default_factory=list)
+    closed: bool = False
+    eof = False
+    inbuf = b""
+
+    kind = "udp"
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendto(data, self.target)
+        self.awaiting.append(data)
+        self.history.append(data)
+
+    def can_read(self) -> bool:
+        return not self.closed
+
+    def on_readable(self) -> None:
+        try:
+            data, addr = self.sock.recvfrom(1 << 17)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            # ECONNREFUSED from an ICMP port unreachable: nobody bound the port.
+            return
+        self.datagrams.append((data, addr))
+
+    def close(self, reset: bool = False) -> None:
+        if not self.closed:
+            self.sock.close()
+            self.closed = True
+
+
+class Net:
+    """The named sockets of one test, and the one loop that moves their bytes."""
+
+    def __init__(self) -> None:
+        self.socks: dict[str, TcpConn | UdpSock] = {}
+        self.current: str | None = None
+
+    def add(self, s: TcpConn | UdpSock) -> None:
+        old = self.socks.get(s.name)
+        if old:
+            old.close()
+        self.socks[s.name] = s
+        self.current = s.name
+
+    def get(self, name: str | None) -> TcpConn | UdpSock:
+        key = name or self.current
+        if key is None or key not in self.socks:
+            raise KeyError(name or "(no socket open yet)")
+        self.current = key
+        return self.socks[key]
+
+    def pump(self, deadline: Deadline, until: Callable[[], bool]) -> bool:
+        """Move bytes until ``until()`` holds (True) or the deadline passes (False)."""
+        while True:
+            if until():
+                return True
+            left = deadline.remaining()
+            if left <= 0:
+                return False
+            readers = [s for s in self.socks.values() if s.can_read()]
+            writers = [s for s in self.socks.values()
+                       if isinstance(s, TcpConn) and s.outq and not s.closed]
+            if not readers and not writers:
+                # Nothing can change any more: no point in waiting out the deadline.
+                return until()
+            try:
+                r, w, _ = select.select([s.sock for s in readers], [s.sock for s in writers], [], left)
+            except (OSError, ValueError) as e:
+                if getattr(e, "errno", None) == errno.EINTR:
+                    continue
+                return until()
+            by_sock = {id(s.sock): s for s in self.socks.values()}
+            for sk in r:
+                by_sock[id(sk)].on_readable()
+            for sk in w:
+                conn = by_sock[id(sk)]
+                assert isinstance(conn, TcpConn)
+                conn.on_writable()
+
+    def close_all(self) -> None:
+        for s in self.socks.values():
+            s.close()
+        self.socks.clear()

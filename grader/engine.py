@@ -1,0 +1,324 @@
+"""The engine: spec + submission -> build -> launch -> steps -> scores.
+
+It knows nothing of terminals, files or pytest.  ``grade`` returns a plain
+:class:`~grader.results.SubmissionResult`; front ends (CLI, pytest plugin,
+batch, reporters) only read it.
+
+Per test: a fresh socket set, a fresh launch of the program (unless the spec
+says the server lives for the whole run), a deadline for the test and one for
+every step, and at the end everything the test started is stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .box import Box, Limits
+from .build import Workdir, build, detect_language, expected_files
+from .deadline import Deadline
+from .errors import SubmissionError
+from .payload import make_payload
+from .program import Program, base_env, render_argv
+from .results import (BuildResult, SubmissionResult, SubmissionStatus, TestResult,
+                      TestStatus)
+from .shims import shim_path
+from .spec import REFERENCE_DIR, Language, Spec, TestSpec
+from .steps import Context, StepFailed, run_step
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class GradeOptions:
+    tier: str = "auto"                    # sandbox tier: auto, root, userns, none
+    seed: int | None = None               # replay seed; default: the spec's
+    visible_only: bool = False            # student self-check: skip hidden tests
+    only: list[str] | None = None         # run only these tests (by name)
+    on_test: Callable[[TestResult], None] | None = None   # called as each test ends
+    student: str | None = None            # the name shown in gradebooks (default: folder name)
+
+
+def _open_box(tier: str) -> Box:
+    try:
+        from .sandbox import open_box     # the sandbox module picks the tier
+    except ImportError:                   # TEMPORARY until grader.sandbox lands
+        from .box import LocalBox
+        return LocalBox()
+    return open_box(tier)
+
+
+def _limits(spec: Spec) -> Limits:
+    L = spec.limits
+    return Limits(cpu_seconds=int(L["cpu_seconds"]), memory_bytes=int(L["memory_mb"]) << 20,
+                  processes=int(L["processes"]), file_size=int(L["file_size_mb"]) << 20,
+                  open_files=int(L["open_files"]), output_bytes=int(L["output_kb"]) << 10)
+
+
+def test_seed(base: int, test: TestSpec) -> int:
+    digest = hashlib.sha256(f"{base}:{test.name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def selected_tests(spec: Spec, options: GradeOptions) -> tuple[list[TestSpec], int]:
+    """The tests to run, and how many were left out because they are hidden."""
+    tests = list(spec.tests)
+    if options.only:
+        tests = [t for t in tests if t.name in options.only]
+    hidden = 0
+    if options.visible_only:
+        hidden = sum(1 for t in tests if t.visibility != "visible")
+        tests = [t for t in tests if t.visibility == "visible"]
+    return tests, hidden
+
+
+def grade(spec: Spec, submission: str | Path, options: GradeOptions | None = None) -> SubmissionResult:
+    """Grade one submission folder against ``spec``."""
+    options = options or GradeOptions()
+    folder = Path(submission)
+    if not folder.exists():
+        raise SubmissionError(f"{folder}: no such submission folder")
+    if not folder.is_dir():
+        raise SubmissionError(f"{folder}: is a file; give the folder that holds the submission")
+    lang = detect_language(spec, folder)
+    return _Run(spec, folder, lang, options).run()
+
+
+def grade_reference(spec: Spec, options: GradeOptions | None = None) -> SubmissionResult:
+    """Run ``spec`` against its own reference implementation (should be 100%)."""
+    options = options or GradeOptions()
+    lang = Language("reference", (), (), None, spec.reference_run)
+    options.student = options.student or "reference"
+    return _Run(spec, REFERENCE_DIR, lang, options, reference=True).run()
+
+
+class _Run:
+    """One grading run of one submission: one work dir, one box."""
+
+    def __init__(self, spec: Spec, folder: Path, lang: Language | None, options: GradeOptions,
+                 reference: bool = False) -> None:
+        self.spec = spec
+        self.folder = folder
+        self.lang = lang
+        self.options = options
+        self.reference = reference
+        self.seed = options.seed if options.seed is not None else spec.seed
+        self.limits = _limits(spec)
+        self.timings: dict[str, float] = {"build": 0.0, "launch": 0.0, "tests": 0.0, "teardown": 0.0}
+
+    def result(self, status: SubmissionStatus, tests: list[TestResult], *, tier: str,
+               message: str = "", build: BuildResult | None = None, hidden: int = 0,
+               started: float) -> SubmissionResult:
+        return SubmissionResult(
+            student=self.options.student or self.folder.resolve().name,
+            submission=str(self.folder), assignment=self.spec.assignment,
+            spec_hash=self.spec.hash, tier=tier, status=status,
+            score=round(sum(t.points for t in tests), 6), max_score=self.spec.total_points,
+            tests=tests, build=build, message=message,
+            duration=round(time.monotonic() - started, 4),
+            timings={k: round(v, 4) for k, v in self.timings.items()},
+            hidden_not_run=hidden, seed=self.seed, grader_version=__version__)
+
+    def skipped(self, tests: list[TestSpec], why: str) -> list[TestResult]:
+        return [TestResult(t.name, t.number, t.description, 0.0, t.points, TestStatus.SKIPPED,
+                           why, visibility=t.visibility) for t in tests]
+
+    def run(self) -> SubmissionResult:
+        started = time.monotonic()
+        tests, hidden = selected_tests(self.spec, self.options)
+        if self.lang is None:
+            found = sorted(p.name for p in self.folder.iterdir())[:10]
+            msg = (f"no {expected_files(self.spec)} found in {self.folder}"
+                   + (f" (it holds: {', '.join(found)})" if found else " (it is empty)"))
+            return self.result(SubmissionStatus.NOT_GRADABLE, self.skipped(tests, msg),
+                               tier="none", message=msg, hidden=hidden, started=started)
+        workdir = Workdir(self.folder)
+        box = _open_box(self.options.tier)
+        try:
+            box.prepare_workdir(workdir.path)
+            env = base_env()
+            t = time.monotonic()
+            try:
+                built = build(box, self.lang, workdir.path, seconds=self.spec.limits["build"],
+                              env=env, limits=self.limits)
+            except OSError as e:
+                built = BuildResult(False, self.lang.name, [], f"could not run the build: {e}")
+            self.timings["build"] = time.monotonic() - t
+            if not built.ok:
+                msg = "the submission did not build:\n" + built.output
+                return self.result(SubmissionStatus.BUILD_FAILED,
+                                   self.skipped(tests, "not run: the submission did not build"),
+                                   tier=box.tier, message=msg, build=built, hidden=hidden,
+                                   started=started)
+            results, status, message = self.run_tests(box, workdir.path, env, tests)
+            return self.result(status, results, tier=box.tier, message=message, build=built,
+                               hidden=hidden, started=started)
+        finally:
+            t = time.monotonic()
+            box.close()
+            workdir.remove()
+            self.timings["teardown"] += time.monotonic() - t
+
+    # -------------------------------------------------------------- tests
+
+    def run_tests(self, box: Box, workdir: Path, env: dict[str, str],
+                  tests: list[TestSpec]) -> tuple[list[TestResult], SubmissionStatus, str]:
+        total = Deadline.after(self.spec.limits["total"], "the whole run")
+        results: list[TestResult] = []
+        status, message = SubmissionStatus.GRADED, ""
+        for test in tests:
+            if total.expired:
+                why = f"not run: the whole run's time limit ({self.spec.limits['total']:g} s) was reached"
+                results += self.skipped(tests[len(results):], why)
+                status, message = SubmissionStatus.TIMED_OUT, why
+                break
+            t = time.monotonic()
+            res = self.run_test(box, workdir, env, test, total)
+            self.timings["tests"] += time.monotonic() - t
+            results.append(res)
+            if self.options.on_test:
+                self.options.on_test(res)
+        return results, status, message
+
+    def run_test(self, box: Box, workdir: Path, env: dict[str, str], test: TestSpec,
+                 total: Deadline) -> TestResult:
+        started = time.monotonic()
+        deadline = total.sooner(test.timeout, f"test {test.name}")
+        seed = test_seed(self.seed, test)
+        rng = random.Random(seed)
+        port = box.choose_port(self.spec.port)
+        run_env = dict(env)
+        for shim in test.shims:
+            run_env["LD_PRELOAD"] = str(shim_path(shim))
+        ctx = Context(spec=self.spec, test=test, deadline=deadline, rng=rng, host=HOST, port=port,
+                      launch=lambda hold: self.launch(box, workdir, run_env, ctx, hold))
+        failure: StepFailed | None = None
+        error: str | None = None
+        try:
+            if self.spec.role == "client":
+                self.start_client(box, workdir, run_env, ctx, test)
+            elif test.start:
+                ctx.program = ctx.launch(None)
+                r = ctx.program.readiness
+                if r is not None and not r.ok:
+                    raise StepFailed(f"the server did not start listening on port {port}",
+                                     ctx.program.explain_not_ready(r, self.spec.limits["ready"]))
+            for step in test.steps:
+                if deadline.expired:
+                    raise StepFailed(f"the test's time limit ({test.timeout:g} s) was reached "
+                                     f"before step '{step.action}' (line {step.line})")
+                run_step(ctx, step)
+        except StepFailed as f:
+            failure = f
+        except Exception as e:     # a bug of the grader: say so, keep grading the others
+            error = "".join(traceback.format_exception_only(type(e), e)).strip()
+            error += "\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
+        finally:
+            t = time.monotonic()
+            prog = ctx.program
+            ctx.net.close_all()
+            if ctx.listener:
+                ctx.listener.close()
+            for s in ctx.held:
+                s.close()
+            if prog and prog.proc:
+                prog.stop()
+            self.timings["teardown"] += time.monotonic() - t
+        duration = round(time.monotonic() - started, 4)
+        stdout_tail = prog.proc.stdout.tail() if prog and prog.proc else ""
+        stderr_tail = prog.proc.stderr.tail() if prog and prog.proc else ""
+        used_seed = seed if ctx.used_randomness else None
+        common = dict(name=test.name, number=test.number, description=test.description,
+                      max_points=test.points, duration=duration, visibility=test.visibility,
+                      seed=self.seed if used_seed is not None else None,
+                      stdout_tail=stdout_tail, stderr_tail=stderr_tail)
+        if error:
+            return TestResult(points=0.0, status=TestStatus.ERROR,
+                              feedback="the grader failed while running this test (not your "
+                                       "program's fault; please report it):\n" + error, **common)
+        if failure is None:
+            return TestResult(points=test.points, status=TestStatus.PASSED, feedback="", **common)
+        return TestResult(points=0.0, status=TestStatus.FAILED,
+                          feedback=self.feedback(test, failure, stderr_tail, used_seed),
+                          diagnoses=sorted({code for _, code in failure.causes if code != "hint"}),
+                          **common)
+
+    def feedback(self, test: TestSpec, f: StepFailed, stderr_tail: str, used_seed: int | None) -> str:
+        lines = []
+        step = getattr(f, "step", None)
+        if step is not None:
+            lines.append(f"step '{step.action}' (spec line {step.line}): {f.message}")
+        else:
+            lines.append(f.message)
+        lines += [f"  {d}" for d in f.details]
+        causes = [c for c, code in f.causes if code != "hint"]
+        hints = [c for c, code in f.causes if code == "hint"]
+        for c in dict.fromkeys(causes):
+            lines.append(f"likely cause: {c}")
+        for h in hints:
+            lines.append(f"hint: {h}")
+        if stderr_tail.strip():
+            lines.append("the program's stderr (last lines):")
+            lines += [f"  | {ln}" for ln in stderr_tail.splitlines()]
+        if used_seed is not None:
+            lines.append(f"random data and timing used seed {self.seed}: "
+                         f"`grader check --seed {self.seed}` replays it exactly")
+        return "\n".join(lines)
+
+    # -------------------------------------------------------------- launching
+
+    def argv(self, port: int, workdir: Path) -> list[str]:
+        assert self.lang
+        reference = workdir if self.reference else REFERENCE_DIR
+        return render_argv(self.lang.run, port=port, host=HOST, reference=reference,
+                           python="python3")
+
+    def launch(self, box: Box, workdir: Path, env: dict[str, str], ctx: Context,
+               hold: str | None) -> Program:
+        """Start the server for ``ctx`` (holding its port first if asked) and wait until ready."""
+        t = time.monotonic()
+        if hold:
+            kind = socket.SOCK_STREAM if hold == "tcp" else socket.SOCK_DGRAM
+            s = box.socket(socket.AF_INET, kind)
+            s.bind(("0.0.0.0", ctx.port))
+            if kind == socket.SOCK_STREAM:
+                s.listen(16)
+            ctx.held.append(s)
+        prog = Program(box, self.argv(ctx.port, workdir), cwd=workdir, env=env,
+                       limits=self.limits, port=ctx.port, protocol=self.spec.protocol)
+        try:
+            prog.start()
+        except OSError as e:
+            raise StepFailed(f"could not start {' '.join(prog.argv)}: {e.strerror or e}",
+                             [("the build did not produce the program the spec runs", "not-built")])
+        if not hold:
+            prog.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"], "listening"))
+        self.timings["launch"] += time.monotonic() - t
+        return prog
+
+    def start_client(self, box: Box, workdir: Path, env: dict[str, str], ctx: Context,
+                     test: TestSpec) -> None:
+        if test.peer == "listen":
+            ls = box.socket(socket.AF_INET, socket.SOCK_STREAM)
+            ls.bind((HOST, ctx.port))
+            ls.listen(16)
+            ctx.listener = ls
+        ctx.stdin = make_payload(test.stdin, ctx.rng) if test.stdin is not None else b""
+        prog = Program(box, self.argv(ctx.port, workdir), cwd=workdir, env=env,
+                       limits=self.limits, port=ctx.port, protocol=self.spec.protocol)
+        try:
+            prog.start(stdin=ctx.stdin)
+        except OSError as e:
+            raise StepFailed(f"could not start {' '.join(prog.argv)}: {e.strerror or e}",
+                             [("the build did not produce the program the spec runs", "not-built")])
+        ctx.program = prog
+
+
+__all__ = ["GradeOptions", "grade", "grade_reference", "selected_tests"]

@@ -1,0 +1,165 @@
+"""The student's program as a process: start it, know when it is ready, stop it.
+
+Readiness is decided by the kernel, not by a sleep: the grader polls the
+sockets the program's own processes hold (see :mod:`grader.netinfo`) until one
+is listening on the port it was given (TCP) or bound to it (UDP).  The answer
+is one of three states, each with its evidence:
+
+* ``READY``      -- listening on the port;
+* ``EXITED``     -- the program exited before it listened (status, stderr);
+* ``NOT_READY``  -- still running at the deadline, and what it listens on instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import psutil
+
+from . import netinfo
+from .box import Box, Limits, Proc
+from .deadline import Deadline, poll_until
+from .diagnose import Diagnosis, describe_exit, wrong_port
+
+READY, EXITED, NOT_READY = "ready", "exited", "not ready"
+
+
+@dataclass
+class Readiness:
+    state: str
+    sockets: list[netinfo.SockInfo] = field(default_factory=list)
+    status: int | None = None
+    family: int = socket.AF_INET
+
+    @property
+    def ok(self) -> bool:
+        return self.state == READY
+
+
+def render_argv(template: Sequence[str], **values: object) -> list[str]:
+    return [part.format(**values) for part in template]
+
+
+class Program:
+    """One launch of the student's program in a box (server or client role)."""
+
+    def __init__(self, box: Box, argv: Sequence[str], *, cwd: Path, env: dict[str, str],
+                 limits: Limits, port: int, protocol: str) -> None:
+        self.box = box
+        self.argv = list(argv)
+        self.cwd = cwd
+        self.env = env
+        self.limits = limits
+        self.port = port
+        self.protocol = protocol
+        self.proc: Proc | None = None
+        self.readiness: Readiness | None = None
+        self.expected_exit = False     # set when the grader itself asked it to stop
+
+    def start(self, stdin: bytes | None = None) -> Proc:
+        self.proc = self.box.spawn(self.argv, cwd=self.cwd, env=self.env, stdin=stdin,
+                                   limits=self.limits)
+        self.expected_exit = False
+        return self.proc
+
+    # ------------------------------------------------------------ readiness
+
+    def _own_sockets(self) -> list[netinfo.SockInfo]:
+        assert self.proc
+        return netinfo.sockets_of(self._tree())
+
+    def _tree(self) -> list[int]:
+        assert self.proc
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root.pid] + [c.pid for c in root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def _serving(self, s: netinfo.SockInfo) -> bool:
+        if self.protocol == "tcp":
+            return s.kind == socket.SOCK_STREAM and s.listening and s.port == self.port
+        return s.kind == socket.SOCK_DGRAM and s.port == self.port and not s.connected
+
+    def wait_ready(self, deadline: Deadline) -> Readiness:
+        assert self.proc
+        last: list[netinfo.SockInfo] = []
+
+        def check() -> Readiness | None:
+            nonlocal last
+            status = self.proc.poll()
+            if status is not None:
+                return Readiness(EXITED, last, status)
+            last = self._own_sockets()
+            for s in last:
+                if self._serving(s):
+                    return Readiness(READY, last, family=s.family)
+            # A UDP socket connect()ed to a client still shows the bound port.
+            if self.protocol == "udp":
+                for s in last:
+                    if s.kind == socket.SOCK_DGRAM and s.port == self.port:
+                        return Readiness(READY, last, family=s.family)
+            return None
+
+        result = poll_until(check, deadline) or Readiness(NOT_READY, last)
+        self.readiness = result
+        return result
+
+    def sockets_now(self) -> list[netinfo.SockInfo]:
+        return self._own_sockets() if self.proc else []
+
+    # ------------------------------------------------------------ evidence
+
+    def explain_not_ready(self, r: Readiness, waited: float) -> list[Diagnosis]:
+        """Why the program is not serving its port, in the student's terms."""
+        if r.state == EXITED:
+            said, code = describe_exit(r.status if r.status is not None else 0)
+            return [(f"the program {said} before it was listening on port {self.port}",
+                     "exited-early" if code == "exited" else code)]
+        kind = socket.SOCK_STREAM if self.protocol == "tcp" else socket.SOCK_DGRAM
+        own = [s for s in r.sockets if s.kind == kind]
+        listening = [s for s in own if s.listening or self.protocol == "udp"]
+        for s in listening:
+            if s.port != self.port and s.port:
+                return [wrong_port(self.port, s.port, self.protocol)]
+        for s in own:
+            if self.protocol == "tcp" and s.port == self.port and not s.listening and not s.connected:
+                return [(f"a socket is bound to port {self.port} but not listening: bind() "
+                         "without listen()", "no-listen")]
+        if self.protocol == "tcp" and any(not s.listening and not s.connected and s.port for s in own):
+            s = next(s for s in own if not s.listening and s.port)
+            return [(f"a socket is bound to port {s.port} but not listening: bind() without "
+                     "listen()", "no-listen")]
+        return [(f"the program was still not listening on port {self.port} after {waited:g} s "
+                 f"(it holds no {'listening TCP' if self.protocol == 'tcp' else 'UDP'} socket)",
+                 "not-listening")]
+
+    def cpu_time(self) -> float:
+        total = 0.0
+        for pid in self._tree():
+            try:
+                t = psutil.Process(pid).cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    def exit_status(self) -> int | None:
+        return self.proc.poll() if self.proc else None
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.kill()
+
+
+def base_env() -> dict[str, str]:
+    """A small, predictable environment for student programs."""
+    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR") if k in os.environ}
+    keep.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    keep["PYTHONUNBUFFERED"] = "1"
+    keep["PYTHONDONTWRITEBYTECODE"] = "1"
+    return keep

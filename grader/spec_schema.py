@@ -1,0 +1,158 @@
+"""The JSON Schema of the spec format (socket-grader/1).
+
+It is the single source of truth for what a spec may contain: the loader
+validates against it, and ``grader schema`` prints it so that editors with a
+YAML language server complete and check specs (see docs/specs.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NUM = {"type": "number", "exclusiveMinimum": 0}
+NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_.{}*-]+$"}
+ARGV = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+
+
+def obj(props: dict[str, Any], required: list[str] | None = None, **extra) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        d["required"] = required
+    d.update(extra)
+    return d
+
+
+# Bytes, written one of several ways.  A bare string is text.
+PAYLOAD_FIELDS: dict[str, Any] = {
+    "text": {"type": "string", "description": "UTF-8 text; YAML escapes such as \\n and \\0 work in double quotes"},
+    "hex": {"type": "string", "pattern": r"^[0-9A-Fa-f\s]*$", "description": "bytes as hex digits"},
+    "repeat": obj({"text": {"type": "string"}, "hex": {"type": "string"},
+                   "count": {"type": "integer", "minimum": 1}}, ["count"],
+                  description="a text or hex pattern repeated count times"),
+    "random": obj({"size": {"type": "integer", "minimum": 0}, "seed": {"type": "integer"}},
+                  ["size"], description="seeded random bytes (all 256 values)"),
+}
+PAYLOAD_KEYS = list(PAYLOAD_FIELDS)
+PAYLOAD = {"oneOf": [{"type": "string"},
+                     obj(PAYLOAD_FIELDS, minProperties=1, maxProperties=1)]}
+
+SPLIT = obj({
+    "size": {"type": "integer", "minimum": 1, "description": "bytes per write"},
+    "random": {"type": "boolean", "description": "random slice sizes from 1 to size (seeded)"},
+    "gap": {"type": "number", "minimum": 0, "description": "seconds between writes (TCP_NODELAY is on)"},
+})
+
+CONN = {"type": "string", "description": "a socket name given by connect/udp/accept"}
+WITHIN = {"type": "number", "exclusiveMinimum": 0, "description": "seconds to wait at most"}
+
+# Each step is a mapping with exactly one action key; ``hint`` is added to the
+# feedback when that step fails.
+ACTIONS: dict[str, Any] = {
+    "connect": {"oneOf": [NAME, obj({"name": NAME, "family": {"enum": ["ipv4", "ipv6"]},
+                                     "nodelay": {"type": "boolean"}, "within": WITHIN})]},
+    "udp": {"oneOf": [NAME, obj({"name": NAME, "family": {"enum": ["ipv4", "ipv6"]}})]},
+    "accept": {"oneOf": [NAME, obj({"name": NAME, "within": WITHIN})]},
+    "send": {"oneOf": [{"type": "string"}, obj({
+        "to": CONN, **PAYLOAD_FIELDS, "split": SPLIT,
+        "each": {"type": "array", "items": PAYLOAD, "minItems": 1,
+                 "description": "several messages, each its own write (TCP) or datagram (UDP)"},
+        "together": {"type": "array", "items": PAYLOAD, "minItems": 1,
+                     "description": "several messages coalesced into one write"},
+        "within": WITHIN,
+    })]},
+    "expect": {"oneOf": [{"type": "string"}, obj({
+        "from": CONN, **PAYLOAD_FIELDS,
+        "echo": {"type": "boolean", "description": "exactly the bytes sent on this socket since the last expect"},
+        "line": {"type": "string", "description": "one line, without its newline"},
+        "regex": {"type": "string", "description": "one line matching this regular expression"},
+        "length": {"type": "integer", "minimum": 1, "description": "this many bytes, any content"},
+        "nothing": {"type": "number", "exclusiveMinimum": 0, "description": "no data at all for this many seconds"},
+        "within": WITHIN,
+    })]},
+    "expect_eof": {"oneOf": [CONN, obj({"from": CONN, "within": WITHIN})]},
+    "shutdown": CONN,
+    "close": {"oneOf": [CONN, obj({"name": CONN, "reset": {"type": "boolean"}})]},
+    "launch": obj({"hold_port": {"enum": ["tcp", "udp"]}}),
+    "expect_listening": obj({"address": {"enum": ["any", "loopback"]}, "within": WITHIN}),
+    "expect_running": obj({"within": WITHIN}),
+    "expect_exit": obj({"status": {"oneOf": [{"type": "integer"},
+                                             {"type": "array", "items": {"type": "integer"}},
+                                             {"enum": ["zero", "nonzero"]}]},
+                        "stderr": {"enum": ["nonempty", "any"]},
+                        "within": WITHIN}),
+    "signal": {"enum": ["SIGTERM", "SIGINT", "SIGHUP", "SIGKILL", "SIGUSR1"]},
+    "restart": obj({"signal": {"enum": ["SIGTERM", "SIGINT", "SIGKILL"]}, "within": WITHIN}),
+    "expect_stdout": obj({**PAYLOAD_FIELDS, "stdin": {"type": "boolean", "description": "the program's standard input, byte for byte"},
+                          "contains": {"type": "string"}, "within": WITHIN}),
+    "expect_stderr": obj({"nonempty": {"type": "boolean"}, "contains": {"type": "string"}}),
+    "baseline": obj({}, description="record the program's open fds now, for expect_resources"),
+    "expect_resources": obj({"fd_growth": {"type": "integer", "minimum": 0},
+                             "zombies": {"type": "integer", "minimum": 0},
+                             "within": WITHIN}),
+    "repeat": obj({"times": {"type": "integer", "minimum": 1, "maximum": 10000},
+                   "steps": {"$ref": "#/$defs/steps"}}, ["times", "steps"]),
+}
+ACTION_KEYS = list(ACTIONS)
+
+STEP = {
+    "type": "object",
+    "properties": {**ACTIONS, "hint": {"type": "string"}},
+    "additionalProperties": False,
+    "oneOf": [{"required": [k]} for k in ACTION_KEYS],
+}
+
+LANGUAGE = obj({
+    "files": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+              "description": "the submission is in this language when all these files exist"},
+    "build": {"type": "array", "items": ARGV, "description": "commands run in order in the work dir"},
+    "build_with_makefile": {"type": "array", "items": ARGV,
+                            "description": "used instead of build when the submission has a Makefile"},
+    "run": ARGV,
+}, ["files", "run"])
+
+LIMITS = obj({
+    "ready": NUM, "test": NUM, "total": NUM, "step": NUM, "build": NUM,
+    "cpu_seconds": {"type": "integer", "minimum": 1},
+    "memory_mb": {"type": "integer", "minimum": 16},
+    "processes": {"type": "integer", "minimum": 1},
+    "open_files": {"type": "integer", "minimum": 16},
+    "file_size_mb": {"type": "integer", "minimum": 1},
+    "output_kb": {"type": "integer", "minimum": 1},
+})
+
+TEST = obj({
+    "name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]*$"},
+    "description": {"type": "string"},
+    "points": {"type": "number", "minimum": 0},
+    "visibility": {"enum": ["visible", "hidden", "after_due_date"]},
+    "timeout": NUM,
+    "start": {"type": "boolean", "description": "start the program before the steps (default true)"},
+    "peer": {"enum": ["listen", "none"], "description": "client role: the grader listens (default) or nothing listens"},
+    "stdin": PAYLOAD,
+    "shims": {"type": "array", "items": {"enum": ["partial-writes"]}},
+    "steps": {"$ref": "#/$defs/steps"},
+}, ["name", "points", "steps"])
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://socket-grader.invalid/spec.schema.json",
+    "title": "socket-grader assignment spec",
+    "$defs": {"steps": {"type": "array", "items": STEP, "minItems": 1}},
+    **obj({
+        "format": {"const": "socket-grader/1"},
+        "assignment": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]*$"},
+        "title": {"type": "string"},
+        "role": {"enum": ["server", "client"]},
+        "protocol": {"enum": ["tcp", "udp"]},
+        "port": {"type": "integer", "minimum": 1024, "maximum": 65535},
+        "listen": {"enum": ["any", "loopback"]},
+        "lifetime": {"enum": ["per-test", "per-run"]},
+        "seed": {"type": "integer"},
+        "max_datagram": {"type": "integer", "minimum": 1, "maximum": 65507},
+        "languages": {"type": "object", "additionalProperties": LANGUAGE, "minProperties": 1},
+        "reference": obj({"run": ARGV}, ["run"]),
+        "limits": LIMITS,
+        "not_gradable": {"type": "array", "items": {"enum": ["build_failed", "never_started"]}},
+        "tests": {"type": "array", "items": TEST, "minItems": 1},
+    }, ["assignment", "role", "protocol", "port", "languages", "reference", "tests"]),
+}

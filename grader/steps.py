@@ -1,0 +1,625 @@
+"""What each step of a test does, and how it fails.
+
+Theory of operation: a test is a list of steps (see docs/specs.md).  Each step
+kind is one function in ``ACTIONS``, called with the test's :class:`Context`.
+A step either returns (it held) or raises :class:`StepFailed` with what was
+sent, what was expected, what came back, and the likely causes.  Every wait in
+a step has a deadline: the step's ``within`` (or the spec's default step time),
+never later than the test's own deadline.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import diagnose, netinfo
+from .conns import Net, TcpConn, UdpSock
+from .deadline import Deadline, poll_until
+from .diagnose import Diagnosis
+from .payload import make_payload, plural, show
+from .program import Program
+from .spec import Spec, Step, TestSpec
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, causes: list[Diagnosis] | None = None,
+                 details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.causes = causes or []
+        self.details = details or []
+
+
+@dataclass
+class Context:
+    """Everything one test's steps share.  Built by the engine, one per test."""
+
+    spec: Spec
+    test: TestSpec
+    deadline: Deadline
+    rng: Any
+    host: str
+    port: int
+    launch: Callable[[str | None], Program]          # (hold_port) -> started program
+    program: Program | None = None
+    net: Net = field(default_factory=Net)
+    listener: socket.socket | None = None
+    stdin: bytes = b""
+    fd_baseline: int | None = None
+    signalled: str | None = None
+    used_randomness: bool = False
+    held: list[socket.socket] = field(default_factory=list)
+
+    def step_deadline(self, args: Any, what: str) -> Deadline:
+        within = args.get("within") if isinstance(args, dict) else None
+        return self.deadline.sooner(within or self.spec.limits["step"], what)
+
+    def family(self) -> int:
+        if self.program and self.program.readiness and self.program.readiness.ok:
+            return self.program.readiness.family
+        return socket.AF_INET
+
+    def connect_host(self, family: int) -> str:
+        return "::1" if family == socket.AF_INET6 else self.host
+
+
+def _within(d: Deadline) -> str:
+    return f"{d.seconds:g} s"
+
+
+# ------------------------------------------------------------------ helpers
+
+def _payload(ctx: Context, args: dict) -> bytes:
+    for key in ("text", "hex", "repeat", "random"):
+        if key in args:
+            if key == "random" and "seed" not in args["random"]:
+                ctx.used_randomness = True
+            return make_payload({key: args[key]}, ctx.rng)
+    raise StepFailed("internal: no payload")
+
+
+def _program_gone(ctx: Context) -> list[Diagnosis]:
+    """If the program died during the test (and the grader did not stop it), say how."""
+    if not ctx.program or ctx.program.expected_exit:
+        return []
+    status = ctx.program.exit_status()
+    if status is None:
+        return []
+    said, code = diagnose.describe_exit(status)
+    return [(f"the program {said}", code)]
+
+
+def _name(args: Any) -> str:
+    return args if isinstance(args, str) else args["name"]
+
+
+# ------------------------------------------------------------------ sockets
+
+def do_connect(ctx: Context, step: Step) -> None:
+    args = step.args if isinstance(step.args, dict) else {"name": step.args}
+    family = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}.get(args.get("family"), ctx.family())
+    d = ctx.step_deadline(args, "connect")
+    host = ctx.connect_host(family)
+    s = ctx.program.box.socket(family, socket.SOCK_STREAM) if ctx.program else socket.socket(family)
+    if args.get("nodelay", True):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(d.remaining())
+    try:
+        s.connect((host, ctx.port))
+    except OSError as e:
+        s.close()
+        causes = _program_gone(ctx)
+        raise StepFailed(f"could not connect to {host} port {ctx.port}: {e.strerror or e}",
+                         causes or [("nothing accepts connections on that port any more", "refused")])
+    s.setblocking(False)
+    ctx.net.add(TcpConn(args["name"], s))
+
+
+def do_udp(ctx: Context, step: Step) -> None:
+    args = step.args if isinstance(step.args, dict) else {"name": step.args}
+    family = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}.get(args.get("family"), ctx.family())
+    s = ctx.program.box.socket(family, socket.SOCK_DGRAM) if ctx.program else socket.socket(family, socket.SOCK_DGRAM)
+    host = ctx.connect_host(family)
+    s.bind((host, 0))
+    s.setblocking(False)
+    ctx.net.add(UdpSock(args["name"], s, (host, ctx.port)))
+
+
+def do_accept(ctx: Context, step: Step) -> None:
+    args = step.args if isinstance(step.args, dict) else {"name": step.args}
+    d = ctx.step_deadline(args, "accept")
+    assert ctx.listener is not None, "accept needs peer: listen"
+
+    def ready() -> bool:
+        r, _, _ = __import__("select").select([ctx.listener], [], [], 0)
+        return bool(r) or (ctx.program is not None and ctx.program.exit_status() is not None)
+
+    poll_until(ready, d)
+    try:
+        ctx.listener.setblocking(False)
+        s, _ = ctx.listener.accept()
+    except (BlockingIOError, OSError):
+        causes = _program_gone(ctx)
+        raise StepFailed(f"the client did not connect within {_within(d)}",
+                         causes or [("it never called connect() to the host and port it was given", "no-connect")])
+    s.setblocking(False)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ctx.net.add(TcpConn(args["name"], s))
+
+
+def do_send(ctx: Context, step: Step) -> None:
+    args = step.args if isinstance(step.args, dict) else {"text": step.args}
+    sock = ctx.net.get(args.get("to"))
+    if "each" in args or "together" in args:
+        msgs = [make_payload(m, ctx.rng) for m in args.get("each") or args.get("together")]
+    else:
+        msgs = [_payload(ctx, args)]
+    if isinstance(sock, UdpSock):
+        for m in msgs:
+            try:
+                sock.send(m)
+            except OSError as e:
+                raise StepFailed(f"could not send a {len(m)}-byte datagram on {sock.name}: {e.strerror or e}")
+        return
+    d = ctx.step_deadline(args, "send")
+    if "together" in args:
+        msgs = [b"".join(msgs)]
+    split = args.get("split")
+    for m in msgs:
+        if not split:
+            sock.queue(m)
+            _flush(ctx, sock, d)
+            continue
+        size, gap = split.get("size", 1), split.get("gap", 0.002)
+        if split.get("random"):
+            ctx.used_randomness = True
+        i = 0
+        while i < len(m):
+            n = ctx.rng.randint(1, size) if split.get("random") else size
+            sock.queue(m[i:i + n])
+            i += n
+            _flush(ctx, sock, d)
+            if gap and i < len(m):
+                # The gap is the stimulus itself (slices must not be coalesced by the
+                # kernel); the pump keeps reading replies meanwhile.
+                ctx.net.pump(ctx.deadline.sooner(gap), lambda: False)
+        # each split message counts as one message for stale-byte detection
+        sock.history[-(len(m) + size - 1) // size:] = [m]
+
+
+def _flush(ctx: Context, sock: TcpConn, d: Deadline) -> None:
+    if not ctx.net.pump(d, lambda: not sock.outq or sock.write_error is not None or sock.closed):
+        causes = _program_gone(ctx) or [
+            ("the program stopped reading: it does not recv() on this connection while it "
+             "sends, or it serves another connection", "not-reading")]
+        raise StepFailed(f"could not send on {sock.name} within {_within(d)}: "
+                         f"{plural(len(sock.outq), 'byte')} still not accepted", causes)
+    if sock.write_error:
+        raise StepFailed(f"sending on {sock.name} failed: {sock.write_error}",
+                         _program_gone(ctx) or [("the program closed the connection early", "closed-early")])
+
+
+# ------------------------------------------------------------------ expectations
+
+def do_expect(ctx: Context, step: Step) -> None:
+    args = step.args if isinstance(step.args, dict) else {"text": step.args}
+    sock = ctx.net.get(args.get("from"))
+    d = ctx.step_deadline(args, "expect")
+    if isinstance(sock, UdpSock):
+        return _expect_udp(ctx, sock, args, d)
+    if "nothing" in args:
+        quiet = ctx.deadline.sooner(args["nothing"])
+        ctx.net.pump(quiet, lambda: bool(sock.inbuf))
+        if sock.inbuf:
+            raise StepFailed(f"expected no data on {sock.name} for {args['nothing']:g} s, got {show(bytes(sock.inbuf))}")
+        return
+    if "line" in args or "regex" in args:
+        return _expect_line(ctx, sock, args, d)
+    if "length" in args:
+        want_len = args["length"]
+        expected = None
+    else:
+        expected = bytes(sock.unexpected) if args.get("echo") else _payload(ctx, args)
+        want_len = len(expected)
+    ok = ctx.net.pump(d, lambda: len(sock.inbuf) >= want_len or sock.eof)
+    got = bytes(sock.inbuf[:want_len])
+    if args.get("echo"):
+        sock.unexpected = b""
+    if len(got) == want_len and (expected is None or got == expected):
+        del sock.inbuf[:want_len]
+        return
+    del sock.inbuf[:len(got)]
+    what = f"{plural(want_len, 'byte')}" if expected is None else show(expected)
+    details = []
+    if expected is not None:
+        details = [f"expected: {show(expected)}", f"got:      {show(got) if got else '(nothing)'}"]
+    causes: list[Diagnosis] = []
+    if expected is not None:
+        causes += diagnose.compare_bytes(expected, got, eof=sock.eof)
+    if sock.reset:
+        causes.append(("the connection was reset by the program", "reset"))
+    elif sock.eof:
+        causes.append(("the program closed the connection", "closed-early"))
+    causes = _program_gone(ctx) + causes
+    if not ok and not sock.eof:
+        msg = f"waited {_within(d)} on {sock.name} for {what}; {len(got)} bytes came"
+    else:
+        msg = f"on {sock.name}: expected {what}"
+    raise StepFailed(msg, causes, details)
+
+
+def _expect_line(ctx: Context, sock: TcpConn, args: dict, d: Deadline) -> None:
+    ok = ctx.net.pump(d, lambda: b"\n" in sock.inbuf or sock.eof)
+    if not ok or b"\n" not in sock.inbuf:
+        got = bytes(sock.inbuf)
+        nl = b"\n"
+        want = (f"a line {show((args.get('line') or '').encode() + nl)}" if "line" in args
+                else f"a line matching /{args['regex']}/")
+        raise StepFailed(f"waited {_within(d)} on {sock.name} for {want}",
+                         _program_gone(ctx) + ([("the program closed the connection", "closed-early")] if sock.eof else []),
+                         [f"got: {show(got) if got else '(nothing)'}"])
+    idx = sock.inbuf.index(b"\n")
+    raw = bytes(sock.inbuf[:idx + 1])
+    del sock.inbuf[:idx + 1]
+    line = raw[:-1].rstrip(b"\r").decode("utf-8", "replace")
+    if "line" in args and line != args["line"]:
+        raise StepFailed(f"on {sock.name}: expected the line {show(args['line'].encode())}",
+                         diagnose.compare_bytes(args["line"].encode(), line.encode(), eof=False),
+                         [f"got the line: {show(raw)}"])
+    if "regex" in args and not re.fullmatch(args["regex"], line):
+        raise StepFailed(f"on {sock.name}: expected a line matching /{args['regex']}/",
+                         details=[f"got the line: {show(raw)}"])
+
+
+def _expect_udp(ctx: Context, sock: UdpSock, args: dict, d: Deadline) -> None:
+    if "nothing" in args:
+        quiet = ctx.deadline.sooner(args["nothing"])
+        ctx.net.pump(quiet, lambda: bool(sock.datagrams))
+        if sock.datagrams:
+            data, _ = sock.datagrams[0]
+            raise StepFailed(f"expected no more datagrams on {sock.name} for {args['nothing']:g} s, "
+                             f"but one came: {show(data)}",
+                             [("each datagram must be answered by exactly one datagram", "extra-datagram")])
+        return
+    if args.get("echo"):
+        wanted = list(sock.awaiting)
+        sock.awaiting.clear()
+    elif "length" in args:
+        wanted = [None]
+    else:
+        wanted = [_payload(ctx, args)]
+    for expected in wanted:
+        ok = ctx.net.pump(d, lambda: bool(sock.datagrams))
+        if not ok:
+            causes = _program_gone(ctx)
+            for other in ctx.net.socks.values():
+                if other is not sock and isinstance(other, UdpSock) and any(
+                        dg == expected for dg, _ in other.datagrams):
+                    causes.append((f"the reply meant for {sock.name} was sent to {other.name}: reply to "
+                                   "the address recvfrom() returned for each datagram, not to one "
+                                   "saved client", "udp-wrong-client"))
+            raise StepFailed(f"no datagram came back on {sock.name} within {_within(d)}"
+                             + (f" (expected {show(expected)})" if expected is not None else ""), causes)
+        data, addr = sock.datagrams.pop(0)
+        if expected is None:
+            if len(data) != args["length"]:
+                raise StepFailed(f"expected a datagram of {args['length']} bytes, got {len(data)}")
+            continue
+        if addr[1] != sock.target[1]:
+            raise StepFailed(f"the reply came from port {addr[1]}, not from the server's port {sock.target[1]}")
+        if data != expected:
+            causes = []
+            if expected.startswith(data) and data and len(data) < len(expected):
+                nul = expected.find(b"\0")
+                if nul == len(data):
+                    causes = diagnose.compare_bytes(expected, data, eof=False)
+                else:
+                    causes = [(f"the datagram was cut to {len(data)} of {len(expected)} bytes: the "
+                               "receive buffer is smaller than the datagram (a UDP datagram can be "
+                               "up to 65507 bytes)", "udp-truncated")]
+            else:
+                causes = diagnose.compare_bytes(expected, data, eof=False)
+            raise StepFailed(f"on {sock.name}: the reply datagram differs from the one expected",
+                             causes, [f"expected: {show(expected)}", f"got:      {show(data)}"])
+
+
+def do_expect_eof(ctx: Context, step: Step) -> None:
+    args = step.args if isinstance(step.args, dict) else {"from": step.args}
+    sock = ctx.net.get(args.get("from"))
+    d = ctx.step_deadline(args, "end of stream")
+    if not isinstance(sock, TcpConn):
+        raise StepFailed("expect_eof needs a TCP connection")
+    cpu_before = ctx.program.cpu_time() if ctx.program and ctx.spec.role == "server" else 0.0
+    started = time.monotonic()
+    ctx.net.pump(d, lambda: sock.eof or bool(sock.inbuf))
+    if sock.inbuf:
+        extra = bytes(sock.inbuf)
+        causes = [c for c in [diagnose.stale_bytes(extra, sock.history)] if c]
+        raise StepFailed(f"expected the end of the stream on {sock.name}, but "
+                         f"{plural(len(extra), 'more byte')} came: {show(extra)}",
+                         causes or [("it sent more than it should have", "extra")])
+    if sock.eof:
+        return
+    causes = _program_gone(ctx)
+    if ctx.spec.role == "server" and ctx.program and not causes:
+        spent = ctx.program.cpu_time() - cpu_before
+        wall = time.monotonic() - started
+        if wall > 0 and spent / wall > 0.5:
+            causes.append((f"the server used {spent:.1f} s of CPU in {wall:.1f} s while the client "
+                           "waited: recv() returned 0 and was not treated as end of stream (it "
+                           "loops forever)", "recv-zero-spin"))
+        else:
+            causes.append(("the server never closed its side of the connection after the client "
+                           "closed its own: when recv() returns 0, close() the socket", "no-close"))
+    elif ctx.spec.role == "client" and not causes:
+        causes.append(("the client did not shut down its sending side after sending all its input: "
+                       "call shutdown(fd, SHUT_WR) so the server sees the end", "no-shutdown"))
+    raise StepFailed(f"waited {_within(d)} on {sock.name} for the end of the stream "
+                     f"(the peer closing or shutting down)", causes)
+
+
+def do_shutdown(ctx: Context, step: Step) -> None:
+    sock = ctx.net.get(step.args)
+    if isinstance(sock, TcpConn):
+        sock.shutdown_write()
+        _flush(ctx, sock, ctx.step_deadline({}, "shutdown"))
+
+
+def do_close(ctx: Context, step: Step) -> None:
+    args = step.args if isinstance(step.args, dict) else {"name": step.args}
+    if args["name"] == "*":
+        for s in list(ctx.net.socks.values()):
+            s.close(reset=args.get("reset", False))
+        return
+    sock = ctx.net.get(args["name"])
+    if isinstance(sock, TcpConn) and sock.outq and not args.get("reset"):
+        _flush(ctx, sock, ctx.step_deadline({}, "close"))
+    sock.close(reset=args.get("reset", False))
+
+
+# ------------------------------------------------------------------ the program
+
+def _need_program(ctx: Context, what: str) -> Program:
+    if not ctx.program or not ctx.program.proc:
+        raise StepFailed(f"{what}: the program was not started (add a launch step)")
+    return ctx.program
+
+
+def do_launch(ctx: Context, step: Step) -> None:
+    ctx.program = ctx.launch(step.args.get("hold_port"))
+
+
+def do_expect_listening(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "expect_listening")
+    want = step.args.get("address", ctx.spec.listen)
+    d = ctx.step_deadline(step.args, "listening")
+    r = prog.readiness if prog.readiness and prog.readiness.ok else prog.wait_ready(d)
+    if not r.ok:
+        raise StepFailed(f"the program is not listening on port {prog.port}",
+                         prog.explain_not_ready(r, d.seconds))
+    kind = socket.SOCK_STREAM if ctx.spec.protocol == "tcp" else socket.SOCK_DGRAM
+    own = [s for s in prog.sockets_now() if s.kind == kind and s.port == prog.port]
+    if want == "any" and own and not any(s.all_addresses for s in own):
+        addrs = ", ".join(sorted({s.address for s in own}))
+        raise StepFailed(f"listening on port {prog.port} only on {addrs}, not on all addresses",
+                         [(f"bind to INADDR_ANY (0.0.0.0) so other machines can connect, not to {addrs}",
+                           "not-any-address")])
+
+
+def do_expect_running(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "expect_running")
+    # Give a dying program the chance to show it is dying: poll for an exit
+    # briefly (a crash right after a reset takes a few ms), pass if none comes.
+    d = ctx.step_deadline(step.args if isinstance(step.args, dict) else {}, "still running")
+    d = d.sooner(min(d.remaining(), 0.1))
+    poll_until(lambda: prog.exit_status() is not None, d)
+    causes = _program_gone(ctx)
+    if causes:
+        raise StepFailed("the program is no longer running", causes)
+
+
+def do_signal(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "signal")
+    assert prog.proc
+    prog.expected_exit = True
+    ctx.signalled = step.args
+    prog.proc.send_signal(getattr(signal, step.args))
+
+
+def _status_ok(status: int, want: Any) -> bool:
+    if want in (None, "zero"):
+        return status == 0
+    if want == "nonzero":
+        return status != 0
+    if isinstance(want, int):
+        return status == want
+    return status in want
+
+
+def _show_status(status: int) -> str:
+    if status < 0:
+        return f"killed by {diagnose.signal_name(-status)}"
+    return f"exit status {status}"
+
+
+def do_expect_exit(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "expect_exit")
+    assert prog.proc
+    prog.expected_exit = True
+    d = ctx.step_deadline(step.args, "exit")
+    want = step.args.get("status", "zero")
+    status = prog.proc.wait(d)
+    if status is None:
+        if ctx.signalled:
+            cause = (f"still running {_within(d)} after {ctx.signalled}: does it ignore or block "
+                     f"{ctx.signalled}? (the default action ends the program)", "ignores-signal")
+        elif ctx.spec.role == "client":
+            cause = ("still running: a client must exit once the server has closed the "
+                     "connection (recv() returned 0) or when connect() fails", "hangs")
+        else:
+            cause = ("still running: it should have given up and exited", "hangs")
+        raise StepFailed(f"the program did not exit within {_within(d)}", [cause])
+    if not _status_ok(status, want):
+        wanted = {"zero": "exit status 0", "nonzero": "a non-zero exit status"}.get(
+            want, f"exit status {want}" if isinstance(want, int) else
+            "one of " + ", ".join(_show_status(s) for s in want))
+        causes = []
+        if status < 0 and -status in diagnose.SIGNAL_CAUSES:
+            causes.append(diagnose.describe_exit(status))
+        if want == "nonzero" and status == 0:
+            causes.append(("it exited with status 0 after a failure: exit with a non-zero status "
+                           "(e.g. exit(1)) when something goes wrong", "exit-zero-on-error"))
+        raise StepFailed(f"the program ended with {_show_status(status)}, expected {wanted}", causes)
+    if step.args.get("stderr") == "nonempty":
+        prog.proc.stderr.join(ctx.deadline.sooner(0.5))
+        if not prog.proc.stderr.data.strip():
+            raise StepFailed("the program exited without an error message on stderr",
+                             [("print what went wrong (e.g. perror(\"bind\")) before exiting", "silent-error")])
+
+
+def do_restart(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "restart")
+    assert prog.proc
+    sig = getattr(signal, step.args.get("signal", "SIGKILL"))
+    prog.expected_exit = True
+    prog.proc.send_signal(sig)
+    if prog.proc.wait(ctx.step_deadline(step.args, "exit before restart")) is None:
+        prog.proc.kill()
+    prog.proc.kill()   # and anything it left behind
+    ctx.program = new = ctx.launch(None)
+    r = new.readiness
+    if r and not r.ok:
+        stderr = new.proc.stderr.data if new.proc else b""
+        causes = new.explain_not_ready(r, ctx.spec.limits["ready"])
+        if b"in use" in stderr.lower() or r.state != "ready":
+            causes.append(("after a restart, the old connection keeps the port in TIME_WAIT: set "
+                           "SO_REUSEADDR on the listening socket before bind()", "no-reuseaddr"))
+        raise StepFailed(f"after being stopped with a connection open, the program could not "
+                         f"listen on port {new.port} again at once", causes)
+
+
+def do_baseline(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "baseline")
+    assert prog.proc
+    ctx.fd_baseline = netinfo.fd_count(prog.proc.pid)
+
+
+def do_expect_resources(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "expect_resources")
+    assert prog.proc
+    pid = prog.proc.pid
+    growth = step.args.get("fd_growth")
+    max_zombies = step.args.get("zombies")
+    d = ctx.step_deadline(step.args, "resources")
+    state: dict[str, Any] = {}
+
+    def fine() -> bool:
+        state["fds"] = netinfo.fd_count(pid)
+        state["zombies"] = netinfo.zombie_children(pid)
+        ok = True
+        if growth is not None and ctx.fd_baseline is not None and state["fds"] is not None:
+            ok &= state["fds"] - ctx.fd_baseline <= growth
+        if max_zombies is not None:
+            ok &= len(state["zombies"]) <= max_zombies
+        return ok
+
+    if poll_until(fine, d):
+        return
+    causes = _program_gone(ctx)
+    if causes:
+        raise StepFailed("the program died", causes)
+    if growth is not None and ctx.fd_baseline is not None and state["fds"] is not None \
+            and state["fds"] - ctx.fd_baseline > growth:
+        causes.append((f"it holds {state['fds']} open file descriptors, {state['fds'] - ctx.fd_baseline} "
+                       f"more than the {ctx.fd_baseline} it had before these connections: close() every "
+                       "accepted socket when its client is done (in a fork server the parent must "
+                       "close its copy too)", "fd-leak"))
+    if max_zombies is not None and len(state["zombies"]) > max_zombies:
+        causes.append((f"{plural(len(state['zombies']), 'zombie child')} left: call waitpid() for "
+                       "every child (loop waitpid(-1, &status, WNOHANG) in a SIGCHLD handler, or "
+                       "set SIGCHLD to SIG_IGN)", "zombies"))
+    raise StepFailed(f"resources were not released within {_within(d)}", causes)
+
+
+def do_expect_stdout(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "expect_stdout")
+    assert prog.proc
+    d = ctx.step_deadline(step.args, "stdout")
+    if prog.proc.wait(d) is None:
+        raise StepFailed(f"the client was still running after {_within(d)}, so its output is not complete",
+                         [("a client must exit once the server has closed the connection", "hangs")])
+    prog.proc.stdout.join(ctx.deadline.sooner(1.0))
+    out = prog.proc.stdout.data
+    args = step.args
+    if "contains" in args:
+        if args["contains"].encode() not in out:
+            raise StepFailed(f"the output does not contain {show(args['contains'].encode())}",
+                             details=[f"output: {show(out)}"])
+        return
+    expected = ctx.stdin if args.get("stdin") else _payload(ctx, args)
+    if out != expected:
+        causes = diagnose.compare_bytes(expected, out, eof=True)
+        if expected.startswith(out) and out and b"\0" not in expected[len(out):len(out) + 1]:
+            causes = [(f"only the first {len(out)} of {len(expected)} bytes the server sent were "
+                       "written to standard output: keep calling recv() until it returns 0 (one "
+                       "recv() is not one message)", "first-recv-only")]
+        raise StepFailed("standard output is not what the server sent", causes,
+                         [f"expected: {show(expected)}", f"got:      {show(out) if out else '(nothing)'}"])
+
+
+def do_expect_stderr(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "expect_stderr")
+    assert prog.proc
+    prog.proc.stderr.join(ctx.deadline.sooner(1.0))
+    err = prog.proc.stderr.data
+    if step.args.get("nonempty") and not err.strip():
+        raise StepFailed("nothing was written to standard error",
+                         [("print a message saying what went wrong (e.g. perror(\"connect\"))", "silent-error")])
+    if "contains" in step.args and step.args["contains"].encode() not in err:
+        raise StepFailed(f"standard error does not contain {show(step.args['contains'].encode())}")
+
+
+def do_repeat(ctx: Context, step: Step) -> None:
+    for i in range(step.args["times"]):
+        for sub in step.args["steps"]:
+            run_step(ctx, _with_index(sub, i))
+
+
+def _with_index(step: Step, i: int) -> Step:
+    def sub(v: Any) -> Any:
+        if isinstance(v, str):
+            return v.replace("{i}", str(i))
+        if isinstance(v, dict):
+            return {k: sub(x) for k, x in v.items()}
+        return v
+    return Step(step.action, sub(step.args), step.hint, step.line)
+
+
+ACTIONS: dict[str, Callable[[Context, Step], None]] = {
+    "connect": do_connect, "udp": do_udp, "accept": do_accept,
+    "send": do_send, "expect": do_expect, "expect_eof": do_expect_eof,
+    "shutdown": do_shutdown, "close": do_close,
+    "launch": do_launch, "expect_listening": do_expect_listening,
+    "expect_running": do_expect_running, "expect_exit": do_expect_exit,
+    "signal": do_signal, "restart": do_restart,
+    "baseline": do_baseline, "expect_resources": do_expect_resources,
+    "expect_stdout": do_expect_stdout, "expect_stderr": do_expect_stderr,
+    "repeat": do_repeat,
+}
+
+
+def run_step(ctx: Context, step: Step) -> None:
+    try:
+        ACTIONS[step.action](ctx, step)
+    except StepFailed as f:
+        if step.hint and not getattr(f, "hinted", False):
+            f.causes.append((step.hint, "hint"))
+            f.hinted = True  # type: ignore[attr-defined]
+        if not hasattr(f, "step"):
+            f.step = step  # type: ignore[attr-defined]
+        raise
