@@ -16,7 +16,7 @@ from .payload import plural, show
 Diagnosis = tuple[str, str]   # (sentence for the student, short code)
 
 SIGNAL_CAUSES = {
-    signal.SIGPIPE: ("killed by SIGPIPE: it wrote to a connection the client had already "
+    signal.SIGPIPE: ("was killed by SIGPIPE: it wrote to a connection the client had already "
                      "closed; ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send()",
                      "sigpipe"),
     signal.SIGSEGV: ("crashed with a segmentation fault (SIGSEGV): a bad pointer, or a buffer "

@@ -287,6 +287,10 @@ class _Run:
         if hold:
             kind = socket.SOCK_STREAM if hold == "tcp" else socket.SOCK_DGRAM
             s = box.socket(socket.AF_INET, kind)
+            if kind == socket.SOCK_STREAM:
+                # A listening socket blocks every other bind() to the port, with or
+                # without SO_REUSEADDR; ours lets it ignore an earlier test's TIME_WAIT.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("0.0.0.0", ctx.port))
             if kind == socket.SOCK_STREAM:
                 s.listen(16)
@@ -307,6 +311,7 @@ class _Run:
                      test: TestSpec) -> None:
         if test.peer == "listen":
             ls = box.socket(socket.AF_INET, socket.SOCK_STREAM)
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind((HOST, ctx.port))
             ls.listen(16)
             ctx.listener = ls

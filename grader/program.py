@@ -27,6 +27,10 @@ from .diagnose import Diagnosis, describe_exit, wrong_port
 
 READY, EXITED, NOT_READY = "ready", "exited", "not ready"
 
+# How long a program that visibly serves the wrong socket (another port, or
+# bound without listen()) may take to correct itself before that is the verdict.
+SETTLE_TIME = 0.3
+
 
 @dataclass
 class Readiness:
@@ -88,9 +92,10 @@ class Program:
     def wait_ready(self, deadline: Deadline) -> Readiness:
         assert self.proc
         last: list[netinfo.SockInfo] = []
+        settle: Deadline | None = None
 
         def check() -> Readiness | None:
-            nonlocal last
+            nonlocal last, settle
             status = self.proc.poll()
             if status is not None:
                 return Readiness(EXITED, last, status)
@@ -98,6 +103,13 @@ class Program:
             for s in last:
                 if self._serving(s):
                     return Readiness(READY, last, family=s.family)
+            # Listening on another port, or bound without listening: that is the
+            # program's answer.  Give it a short moment to change its mind (a
+            # second socket, listen() after bind()), not the whole deadline.
+            if settle is None and self._conclusive(last):
+                settle = deadline.sooner(SETTLE_TIME)
+            if settle is not None and settle.expired:
+                return Readiness(NOT_READY, last)
             # A UDP socket connect()ed to a client still shows the bound port.
             if self.protocol == "udp":
                 for s in last:
@@ -108,6 +120,12 @@ class Program:
         result = poll_until(check, deadline) or Readiness(NOT_READY, last)
         self.readiness = result
         return result
+
+    def _conclusive(self, socks: list[netinfo.SockInfo]) -> bool:
+        if self.protocol == "tcp":
+            return any(s.kind == socket.SOCK_STREAM and not s.connected and s.port
+                       and (s.listening or s.port == self.port) for s in socks)
+        return any(s.kind == socket.SOCK_DGRAM and s.port and s.port != self.port for s in socks)
 
     def sockets_now(self) -> list[netinfo.SockInfo]:
         return self._own_sockets() if self.proc else []
@@ -147,6 +165,13 @@ class Program:
             except psutil.Error:
                 pass
         return total
+
+    def signal_tree(self, sig: int) -> None:
+        for pid in self._tree():
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def exit_status(self) -> int | None:
         return self.proc.poll() if self.proc else None

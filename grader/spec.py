@@ -35,7 +35,7 @@ DEFAULT_LIMITS = {
 }
 
 SERVER_ONLY = {"connect", "udp", "launch", "expect_listening", "restart", "baseline",
-               "expect_resources", "expect_running"}
+               "expect_resources", "expect_running", "suspend", "resume"}
 CLIENT_ONLY = {"accept", "expect_stdout"}
 
 
@@ -296,12 +296,12 @@ def _check_steps(steps, role: str, protocol: str, td: dict, err, opened: set[str
             opened.add(args if isinstance(args, str) else args["name"])
         elif a == "repeat":
             _check_steps(args["steps"], role, protocol, td, err, opened)
-        elif a in ("send", "expect", "expect_eof", "shutdown", "close"):
+        elif a in ("send", "expect", "expect_eof", "shutdown", "close", "echo_back"):
             target = None
             if isinstance(args, str):
-                target = args if a in ("expect_eof", "shutdown", "close") else None
+                target = args if a in ("expect_eof", "shutdown", "close", "echo_back") else None
             else:
-                target = args.get("to") or args.get("from") or args.get("name")
+                target = args.get("to") or args.get("from") or args.get("name") 
             if target and target != "*" and "{" not in target and target not in opened:
                 raise err(f"step {a!r} uses socket {target!r} before any connect/udp/accept opens it", step)
             if isinstance(args, dict) and a == "send" and sum(k in args for k in PAYLOAD_KEYS + ["each", "together"]) != 1:

@@ -363,6 +363,26 @@ def do_expect_eof(ctx: Context, step: Step) -> None:
                      f"(the peer closing or shutting down)", causes)
 
 
+def do_echo_back(ctx: Context, step: Step) -> None:
+    """The grader plays an echo server on one connection until the peer's end of stream."""
+    args = step.args if isinstance(step.args, dict) else {"from": step.args}
+    sock = ctx.net.get(args.get("from"))
+    if not isinstance(sock, TcpConn):
+        raise StepFailed("echo_back needs a TCP connection")
+    d = ctx.step_deadline(args, "echo")
+    while not sock.eof:
+        if not ctx.net.pump(d, lambda: bool(sock.inbuf) or sock.eof):
+            causes = _program_gone(ctx) or [
+                ("the client did not shut down its sending side after sending all its input: "
+                 "call shutdown(fd, SHUT_WR) so the server sees the end", "no-shutdown")]
+            raise StepFailed(f"echoed {plural(sock.sent_total, 'byte')} on {sock.name}, then waited "
+                             f"{_within(d)} for more or for the end of the stream", causes)
+        if sock.inbuf:
+            sock.queue(bytes(sock.inbuf))
+            sock.inbuf.clear()
+    _flush(ctx, sock, d)
+
+
 def do_shutdown(ctx: Context, step: Step) -> None:
     sock = ctx.net.get(step.args)
     if isinstance(sock, TcpConn):
@@ -416,11 +436,26 @@ def do_expect_running(ctx: Context, step: Step) -> None:
     # Give a dying program the chance to show it is dying: poll for an exit
     # briefly (a crash right after a reset takes a few ms), pass if none comes.
     d = ctx.step_deadline(step.args if isinstance(step.args, dict) else {}, "still running")
-    d = d.sooner(min(d.remaining(), 0.1))
     poll_until(lambda: prog.exit_status() is not None, d)
     causes = _program_gone(ctx)
     if causes:
         raise StepFailed("the program is no longer running", causes)
+
+
+def do_suspend(ctx: Context, step: Step) -> None:
+    """Stop every process of the program (SIGSTOP), so the next steps happen while it is frozen.
+
+    This makes races deterministic: e.g. a client can send, half-close and reset
+    while the server is stopped, so that when it runs again its next send() is
+    certain to meet a connection the peer has reset.
+    """
+    prog = _need_program(ctx, "suspend")
+    prog.signal_tree(signal.SIGSTOP)
+
+
+def do_resume(ctx: Context, step: Step) -> None:
+    prog = _need_program(ctx, "resume")
+    prog.signal_tree(signal.SIGCONT)
 
 
 def do_signal(ctx: Context, step: Step) -> None:
@@ -603,10 +638,10 @@ def _with_index(step: Step, i: int) -> Step:
 ACTIONS: dict[str, Callable[[Context, Step], None]] = {
     "connect": do_connect, "udp": do_udp, "accept": do_accept,
     "send": do_send, "expect": do_expect, "expect_eof": do_expect_eof,
-    "shutdown": do_shutdown, "close": do_close,
+    "shutdown": do_shutdown, "close": do_close, "echo_back": do_echo_back,
     "launch": do_launch, "expect_listening": do_expect_listening,
     "expect_running": do_expect_running, "expect_exit": do_expect_exit,
-    "signal": do_signal, "restart": do_restart,
+    "signal": do_signal, "restart": do_restart, "suspend": do_suspend, "resume": do_resume,
     "baseline": do_baseline, "expect_resources": do_expect_resources,
     "expect_stdout": do_expect_stdout, "expect_stderr": do_expect_stderr,
     "repeat": do_repeat,
