@@ -76,7 +76,7 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 1, 2, 4
 AT_EMPTY_PATH, AT_RECURSIVE = 0x1000, 0x8000
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 CLOSE_RANGE_CLOEXEC = 4
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
@@ -374,9 +374,18 @@ def enter_box_root(cwd):
     os.chdir(cwd)
 
 
+def drop_capability_bounding_set():
+    """No capability can come back, even through a file capability."""
+    for cap in range(64):
+        if libc.prctl(ctypes.c_int(PR_CAPBSET_DROP), ctypes.c_ulong(cap), ctypes.c_ulong(0),
+                      ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+            return              # EINVAL: past the last capability this kernel knows
+
+
 def drop_privileges(req):
     """Root tier: the box's own uid.  Userns tier: a nested user namespace."""
     if req["uid"] is not None:
+        drop_capability_bounding_set()
         os.setgroups([])
         os.setresgid(req["gid"], req["gid"], req["gid"])
         os.setresuid(req["uid"], req["uid"], req["uid"])
@@ -386,6 +395,7 @@ def drop_privileges(req):
                        ("gid_map", "%d 0 1" % req["inner_gid"])):
         with open("/proc/self/" + name, "w") as f:
             f.write(text)
+    drop_capability_bounding_set()
 
 
 def set_rlimits(pairs):
@@ -420,7 +430,7 @@ def execvpe(argv, env):
     raise first_error or last_error
 
 
-def child_main(req, fds, cgroup_fds, errw):
+def child_main(req, fds, errw):
     """Runs in the forked child; never returns."""
     stage = "setup"
     try:
@@ -428,9 +438,6 @@ def child_main(req, fds, cgroup_fds, errw):
         _signal.set_wakeup_fd(-1)
         prctl(PR_SET_DUMPABLE, 1)
         os.setsid()
-        stage = "cgroup"
-        for fd in cgroup_fds:
-            os.write(fd, b"0")
         stage = "chdir"
         enter_box_root(req["cwd"])
         stage = "limits"
@@ -471,7 +478,6 @@ class Init:
         self.ctrl = ctrl
         self.cfg = cfg
         self.programs = {}          # nspid -> Program, until reaped
-        self.cgroup_fds = []
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
@@ -483,7 +489,6 @@ class Init:
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
         _signal.signal(_signal.SIGCHLD, lambda *_: None)
         _signal.set_wakeup_fd(self.wake_w)
-        self.cgroup_fds = [os.open(p, os.O_WRONLY) for p in self.cfg["cgroup_procs"]]
         proc = build_root(self.cfg)
         loopback_up()
         return {"proc": proc}
@@ -572,7 +577,7 @@ class Init:
         pid = os.fork()
         if pid == 0:
             os.close(errr)
-            child_main(req, fds, self.cgroup_fds, errw)
+            child_main(req, fds, errw)
         os.close(errw)
         chunks = []
         while True:

@@ -9,10 +9,14 @@ grading hosts have; see docs/security.md for v2).  For each controller in
     <mount>/<the grader's own group>/socket-grader/box-<grader pid>-<uid>
 
 nested under the grader's *own* group, so limits an outer supervisor put on
-the grader still apply to the students' programs.  Every program the box
-spawns joins these groups before it executes (the box helper writes ``0`` to
-``cgroup.procs`` in the child), so the caps cover the program, its children,
-and a setsid daemon alike.  :meth:`BoxCgroup.remove` deletes the groups once
+the grader still apply to the students' programs.  The box helper is moved
+into these groups once, as it starts, and every program it spawns inherits
+them by fork, so the caps cover the program, its children and a setsid daemon
+alike.  (A v1 migration waits for an RCU grace period, 8-24 ms here, when none
+happened lately; moving each program would pay that per spawn, moving the
+helper pays it once, while its Python starts.)  The helper itself counts:
+:data:`HELPER_PROCESSES` processes and up to :data:`HELPER_MEMORY` bytes are
+added to the caps.  :meth:`BoxCgroup.remove` deletes the groups once
 the box is empty, and the shared ``socket-grader`` parent when it is the last
 one.  Groups left by a grader that was SIGKILLed are removed by the next
 :func:`BoxCgroup.create` (their owner pid is gone and they hold no process).
@@ -31,6 +35,8 @@ from .deadline import Deadline, poll_until
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids")
 PARENT_NAME = "socket-grader"
+HELPER_PROCESSES = 2              # the box helper: outer process and init
+HELPER_MEMORY = 32 << 20          # its Python (about 10 MB resident), with room
 
 
 @dataclass(frozen=True)
@@ -139,15 +145,16 @@ class BoxCgroup:
             raise
         return cls(dirs)
 
-    @property
-    def procs_files(self) -> list[str]:
-        return [str(d / "cgroup.procs") for d in self.dirs.values()]
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` (the box helper, before it forks) into the groups."""
+        for group in self.dirs.values():
+            (group / "cgroup.procs").write_text(str(pid))
 
     def set_limits(self, limits: Limits) -> None:
-        """Memory cap = ``limits.memory_bytes`` for the whole box; pids cap = processes."""
+        """Caps for the whole box: ``limits.memory_bytes`` and ``limits.processes``."""
         mem = self.dirs.get("memory")
         if mem is not None:
-            value = str(limits.memory_bytes)
+            value = str(limits.memory_bytes + HELPER_MEMORY)
             ram, swap = mem / "memory.limit_in_bytes", mem / "memory.memsw.limit_in_bytes"
             # memsw (RAM + swap) must stay >= the RAM limit: raising RAM above
             # the old memsw fails, so then memsw goes first.
@@ -158,7 +165,7 @@ class BoxCgroup:
                 _write(ram, value)
         pids = self.dirs.get("pids")
         if pids is not None:
-            _write(pids / "pids.max", str(limits.processes))
+            _write(pids / "pids.max", str(limits.processes + HELPER_PROCESSES))
 
     def pids(self) -> set[int]:
         found: set[int] = set()

@@ -65,6 +65,13 @@ def compare_bytes(expected: bytes, got: bytes, *, eof: bool) -> list[Diagnosis]:
         out.append((f"{plural(len(got) - len(expected), 'byte')} too many after the expected data", "extra"))
         return out
     at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+    probe = got[at:at + 16]
+    skip = expected.find(probe, at + 1) if len(probe) >= 8 else -1
+    if skip > at:
+        out.append((f"bytes from offset {at} on are missing and what follows "
+                    "came early: part of the data was never sent (send() wrote less than asked "
+                    "and the rest was dropped)", "lost-bytes"))
+        return out
     out.append((f"the bytes differ from offset {at}: expected {show(expected[at:at + 16])}, "
                 f"got {show(got[at:at + 16])}", "mismatch"))
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import shutil
 import socket
 import time
 import traceback
@@ -196,7 +197,7 @@ class _Run:
         port = box.choose_port(self.spec.port)
         run_env = dict(env)
         for shim in test.shims:
-            run_env["LD_PRELOAD"] = str(shim_path(shim))
+            run_env["LD_PRELOAD"] = str(self.install_shim(workdir, shim))
         ctx = Context(spec=self.spec, test=test, deadline=deadline, rng=rng, host=HOST, port=port,
                       launch=lambda hold: self.launch(box, workdir, run_env, ctx, hold))
         failure: StepFailed | None = None
@@ -273,6 +274,14 @@ class _Run:
         return "\n".join(lines)
 
     # -------------------------------------------------------------- launching
+
+    def install_shim(self, workdir: Path, name: str) -> Path:
+        """Put the shim where the program can load it: in its own work dir (the box shows it)."""
+        target = workdir / f".socket-grader-{name}.so"
+        if not target.exists():
+            shutil.copyfile(shim_path(name), target)
+            target.chmod(0o755)
+        return target
 
     def argv(self, port: int, workdir: Path) -> list[str]:
         assert self.lang

@@ -170,7 +170,8 @@ class HelperLink:
         self._lock = threading.Lock()
 
     @classmethod
-    def start(cls, config: dict, python: str, deadline: Deadline) -> "HelperLink":
+    def start(cls, config: dict, python: str, deadline: Deadline,
+              cgroup: BoxCgroup | None = None) -> "HelperLink":
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         mine.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         try:
@@ -185,6 +186,8 @@ class HelperLink:
             theirs.close()
         stderr = OutputCapture(outer.stderr, 64 * 1024)
         try:
+            if cgroup is not None:      # before the config: init is forked after it
+                cgroup.add(outer.pid)
             boxhelper.send(mine, config)
             msg, _, creds = _recv(mine, deadline)
         except (OSError, BoxError):
@@ -424,7 +427,8 @@ class NsBox:
         if self.tier == TIER_ROOT and self.options.cgroups:
             self._cgroup = self._make_cgroup(probe_cgroups())
         self._link = HelperLink.start(self._config(), self.options.python,
-                                      Deadline.after(BOX_START_TIMEOUT, "the box helper to start"))
+                                      Deadline.after(BOX_START_TIMEOUT, "the box helper to start"),
+                                      self._cgroup)
         if self._link.ready.get("proc") != "own":
             self.notes.append("the box shows the host's /proc (a fresh one was refused)")
 
@@ -433,14 +437,15 @@ class NsBox:
         if not support.available:
             self.notes.append(support.reason)
             return None
-        return BoxCgroup.create(support, self._slot.uid)
+        cgroup = BoxCgroup.create(support, self._slot.uid)
+        cgroup.set_limits(Limits())
+        return cgroup
 
     def _config(self) -> dict:
         uid = self._slot.uid if self._slot else None
         return {"userns": self.tier == TIER_USERNS,
                 "drop_to": uid if self.tier == TIER_USERNS else None,
                 "readonly": _readonly_paths(self.options),
-                "cgroup_procs": self._cgroup.procs_files if self._cgroup else [],
                 "tmp_size": self.options.tmp_size, "shm_size": self.options.shm_size}
 
     @property

@@ -21,7 +21,7 @@ from . import diagnose, netinfo
 from .conns import Net, TcpConn, UdpSock
 from .deadline import Deadline, poll_until
 from .diagnose import Diagnosis
-from .payload import make_payload, plural, show
+from .payload import SHOW_LIMIT, make_payload, plural, show
 from .program import Program
 from .spec import Spec, Step, TestSpec
 
@@ -226,7 +226,14 @@ def do_expect(ctx: Context, step: Step) -> None:
     else:
         expected = bytes(sock.unexpected) if args.get("echo") else _payload(ctx, args)
         want_len = len(expected)
-    ok = ctx.net.pump(d, lambda: len(sock.inbuf) >= want_len or sock.eof)
+    def settled() -> bool:
+        if len(sock.inbuf) >= want_len or sock.eof:
+            return True
+        # Bytes that already differ from the expected ones will not become right.
+        n = len(sock.inbuf)
+        return expected is not None and n > 0 and sock.inbuf[:n] != expected[:n]
+
+    ok = ctx.net.pump(d, settled)
     got = bytes(sock.inbuf[:want_len])
     if args.get("echo"):
         sock.unexpected = b""
@@ -234,20 +241,30 @@ def do_expect(ctx: Context, step: Step) -> None:
         del sock.inbuf[:want_len]
         return
     del sock.inbuf[:len(got)]
-    what = f"{plural(want_len, 'byte')}" if expected is None else show(expected)
+    what = (f"{plural(want_len, 'byte')}" if expected is None or len(expected) > SHOW_LIMIT
+            else show(expected))
     details = []
     if expected is not None:
         details = [f"expected: {show(expected)}", f"got:      {show(got) if got else '(nothing)'}"]
     causes: list[Diagnosis] = []
     if expected is not None:
-        causes += diagnose.compare_bytes(expected, got, eof=sock.eof)
+        causes += [c for c in diagnose.compare_bytes(expected, got, eof=sock.eof) if c[1] != "mismatch"]
     if sock.reset:
         causes.append(("the connection was reset by the program", "reset"))
     elif sock.eof:
         causes.append(("the program closed the connection", "closed-early"))
     causes = _program_gone(ctx) + causes
+    diverged = expected is not None and got != expected[:len(got)]
     if not ok and not sock.eof:
         msg = f"waited {_within(d)} on {sock.name} for {what}; {len(got)} bytes came"
+    elif diverged:
+        # How many bytes came before the difference showed depends on timing: say
+        # only what does not (where they differ), so feedback is the same every run.
+        at = next(i for i, (a, b) in enumerate(zip(expected, got)) if a != b)
+        msg = f"on {sock.name}: expected {what}, but the bytes that came differ from offset {at}"
+        if len(expected) > SHOW_LIMIT:
+            details = [f"expected from offset {at}: {show(expected[at:at + 16])}",
+                       f"got from offset {at}:      {show(got[at:at + 16])}"]
     else:
         msg = f"on {sock.name}: expected {what}"
     raise StepFailed(msg, causes, details)
@@ -498,7 +515,14 @@ def do_expect_exit(ctx: Context, step: Step) -> None:
                      "connection (recv() returned 0) or when connect() fails", "hangs")
         else:
             cause = ("still running: it should have given up and exited", "hangs")
-        raise StepFailed(f"the program did not exit within {_within(d)}", [cause])
+        causes = [cause]
+        if ctx.spec.role == "server":
+            kind = socket.SOCK_STREAM if ctx.spec.protocol == "tcp" else socket.SOCK_DGRAM
+            for s in prog.sockets_now():
+                if s.kind == kind and s.port and s.port != prog.port and (s.listening or kind == socket.SOCK_DGRAM):
+                    causes.insert(0, diagnose.wrong_port(prog.port, s.port, ctx.spec.protocol))
+                    break
+        raise StepFailed(f"the program did not exit within {_within(d)}", causes)
     if not _status_ok(status, want):
         wanted = {"zero": "exit status 0", "nonzero": "a non-zero exit status"}.get(
             want, f"exit status {want}" if isinstance(want, int) else

@@ -1,0 +1,40 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UsageError
+from ..spec import Spec, load_spec
+
+TIERS = ["auto", "root", "userns", "none"]
+
+
+def add_spec(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC", help="the assignment spec (YAML), e.g. specs/tcp-echo.yaml")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tier", choices=TIERS, default="auto",
+                   help="sandbox tier (default: the best this machine allows; see grader doctor)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed for random data and timing (default: the spec's); replays a failure")
+    p.add_argument("--format", default=None, metavar="FMT[,FMT...]",
+                   help="also write these formats: json, gradescope, prairielearn, junit, csv, "
+                        "markdown, html, autolab")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="folder for the --format files (default: ./grader-results)")
+
+
+def spec_from(args: argparse.Namespace) -> Spec:
+    return load_spec(args.spec)
+
+
+def existing_dir(path: str, what: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{p}: no such {what}")
+    if not p.is_dir():
+        raise UsageError(f"{p}: is a file, not a {what}")
+    return p

@@ -1,0 +1,46 @@
+"""socket-grader's own JSON result format (schema in docs/results.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from ..results import RESULT_SCHEMA_VERSION, SubmissionResult
+from ..spec import Spec
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def document(results: Sequence[SubmissionResult], spec: Spec) -> dict:
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "assignment": spec.assignment,
+        "spec_hash": spec.hash,
+        "max_score": spec.total_points,
+        "submissions": [r.to_dict() for r in results],
+    }
+
+
+def write(results: Sequence[SubmissionResult], spec: Spec, out_dir: Path) -> list[Path]:
+    path = out_dir / "results.json"
+    atomic_write(path, json.dumps(document(results, spec), indent=2) + "\n")
+    return [path]
