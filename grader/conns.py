@@ -13,6 +13,7 @@ import errno
 import select
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -190,7 +191,15 @@ class Net:
                 assert isinstance(conn, TcpConn)
                 conn.on_writable()
 
-    def close_all(self) -> None:
+    def idle(self, deadline: Deadline) -> None:
+        """Let ``deadline`` pass (a deliberate gap between writes), moving bytes meanwhile."""
+        self.pump(deadline, lambda: False)
+        left = deadline.remaining()
+        if left > 0:
+            # Nothing to read or write: the gap itself is the stimulus, so wait it out.
+            time.sleep(left)
+
+    def close_all(self, reset: bool = False) -> None:
         for s in self.socks.values():
-            s.close()
+            s.close(reset=reset)
         self.socks.clear()

@@ -58,7 +58,7 @@ def compare_bytes(expected: bytes, got: bytes, *, eof: bool) -> list[Diagnosis]:
             out.append(("bytes after the first NUL byte were lost: strlen() or %s was used on "
                         "binary data; use the byte count that recv() returned", "nul-truncation"))
         elif got:
-            out.append((f"only the first {len(got)} of {len(expected)} bytes came back"
+            out.append(("only the beginning of the expected data came back"
                         + (" before the connection closed" if eof else ""), "short"))
         return out
     if got.startswith(expected):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
+from . import __version__, netinfo
 from .box import Box, Limits
 from .build import Workdir, build, detect_language, expected_files
 from .deadline import Deadline
@@ -35,6 +35,8 @@ from .spec import REFERENCE_DIR, Language, Spec, TestSpec
 from .steps import Context, StepFailed, run_step
 
 HOST = "127.0.0.1"
+# This many zombie children is evidence worth naming in any failure.
+ZOMBIE_EVIDENCE = 5
 
 
 @dataclass
@@ -218,19 +220,23 @@ class _Run:
                 run_step(ctx, step)
         except StepFailed as f:
             failure = f
+            failure.causes = self.extra_evidence(ctx) + failure.causes
         except Exception as e:     # a bug of the grader: say so, keep grading the others
             error = "".join(traceback.format_exception_only(type(e), e)).strip()
             error += "\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
         finally:
             t = time.monotonic()
             prog = ctx.program
-            ctx.net.close_all()
+            # Stop the program first, then reset the grader's connections: a reset
+            # (not a FIN) leaves no TIME_WAIT behind on the program's port, so the
+            # next test in the same box starts with the port as free as the first.
+            if prog and prog.proc:
+                prog.stop()
+            ctx.net.close_all(reset=True)
             if ctx.listener:
                 ctx.listener.close()
             for s in ctx.held:
                 s.close()
-            if prog and prog.proc:
-                prog.stop()
             self.timings["teardown"] += time.monotonic() - t
         duration = round(time.monotonic() - started, 4)
         stdout_tail = prog.proc.stdout.tail() if prog and prog.proc else ""
@@ -250,6 +256,18 @@ class _Run:
                           feedback=self.feedback(test, failure, stderr_tail, used_seed),
                           diagnoses=sorted({code for _, code in failure.causes if code != "hint"}),
                           **common)
+
+    def extra_evidence(self, ctx: Context) -> list[tuple[str, str]]:
+        """Causes worth naming whatever step failed (seen on the live program)."""
+        prog = ctx.program
+        if not prog or not prog.proc or prog.exit_status() is not None:
+            return []
+        zombies = netinfo.zombie_children(prog.proc.pid)
+        if len(zombies) >= ZOMBIE_EVIDENCE:
+            return [(f"it has {len(zombies)} zombie children: it does not waitpid() for the "
+                     "children it forks, and they use up its process limit (fork() then fails)",
+                     "zombies")]
+        return []
 
     def feedback(self, test: TestSpec, f: StepFailed, stderr_tail: str, used_seed: int | None) -> str:
         lines = []

@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import platform
 import pwd
+import resource
 import select
 import signal
 import socket
@@ -376,7 +377,6 @@ def _readonly_paths(options: BoxOptions) -> list[str]:
 
 
 def _rlimit_pairs(limits: Limits) -> list[tuple[int, int]]:
-    import resource
     return [(resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
             (resource.RLIMIT_NPROC, limits.processes), (resource.RLIMIT_FSIZE, limits.file_size),
             (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)]
@@ -421,7 +421,7 @@ class NsBox:
     def _open(self) -> None:
         root = os.geteuid() == 0
         if self.tier == TIER_ROOT and not root:
-            raise BoxError("the root tier needs the grader to run as root")
+            raise BoxError("the grader is not running as root")
         if root:
             self._slot = UidSlot.acquire(self.options.uid_base, self.options.uid_slots)
         if self.tier == TIER_ROOT and self.options.cgroups:
@@ -716,6 +716,6 @@ def open_box(tier: str = "auto", options: BoxOptions = BoxOptions()):
                           hint="use one of: auto, " + ", ".join(TIER_OPTIONS))
     box, error = _try_tier(TIER_OPTIONS[tier], options)
     if box is None:
-        hint = "run the grader as root" if tier == "root" else userns_advice()
+        hint = "run the grader as root (sudo)" if tier == "root" else userns_advice()
         raise GraderError(f"tier {tier!r} is not available here: {error}", hint=hint)
     return box

@@ -187,7 +187,7 @@ def do_send(ctx: Context, step: Step) -> None:
             if gap and i < len(m):
                 # The gap is the stimulus itself (slices must not be coalesced by the
                 # kernel); the pump keeps reading replies meanwhile.
-                ctx.net.pump(ctx.deadline.sooner(gap), lambda: False)
+                ctx.net.idle(ctx.deadline.sooner(gap))
         # each split message counts as one message for stale-byte detection
         sock.history[-(len(m) + size - 1) // size:] = [m]
 
@@ -201,7 +201,19 @@ def _flush(ctx: Context, sock: TcpConn, d: Deadline) -> None:
                          f"{plural(len(sock.outq), 'byte')} still not accepted", causes)
     if sock.write_error:
         raise StepFailed(f"sending on {sock.name} failed: {sock.write_error}",
-                         _program_gone(ctx) or [("the program closed the connection early", "closed-early")])
+                         _program_gone(ctx) or [_closed_early(ctx)])
+
+
+def _closed_early(ctx: Context, grader_was: str = "sending") -> Diagnosis:
+    """The program ended the stream too soon; what that means depends on who was talking."""
+    if ctx.spec.role == "client" and grader_was == "sending":
+        return ("the client closed the connection while the server was still sending: keep "
+                "calling recv() until it returns 0 (one recv() is not one message)", "first-recv-only")
+    if ctx.spec.role == "client":
+        return ("the client ended its stream before sending everything it should have",
+                "closed-early")
+    return ("the server closed the connection before sending everything it should have",
+            "closed-early")
 
 
 # ------------------------------------------------------------------ expectations
@@ -252,7 +264,7 @@ def do_expect(ctx: Context, step: Step) -> None:
     if sock.reset:
         causes.append(("the connection was reset by the program", "reset"))
     elif sock.eof:
-        causes.append(("the program closed the connection", "closed-early"))
+        causes.append(_closed_early(ctx, "receiving"))
     causes = _program_gone(ctx) + causes
     diverged = expected is not None and got != expected[:len(got)]
     if not ok and not sock.eof:
@@ -265,6 +277,9 @@ def do_expect(ctx: Context, step: Step) -> None:
         if len(expected) > SHOW_LIMIT:
             details = [f"expected from offset {at}: {show(expected[at:at + 16])}",
                        f"got from offset {at}:      {show(got[at:at + 16])}"]
+    elif sock.eof:
+        msg = (f"on {sock.name}: expected {what}; the stream ended after "
+               f"{plural(len(got), 'byte')}")
     else:
         msg = f"on {sock.name}: expected {what}"
     raise StepFailed(msg, causes, details)
@@ -278,7 +293,7 @@ def _expect_line(ctx: Context, sock: TcpConn, args: dict, d: Deadline) -> None:
         want = (f"a line {show((args.get('line') or '').encode() + nl)}" if "line" in args
                 else f"a line matching /{args['regex']}/")
         raise StepFailed(f"waited {_within(d)} on {sock.name} for {want}",
-                         _program_gone(ctx) + ([("the program closed the connection", "closed-early")] if sock.eof else []),
+                         _program_gone(ctx) + ([_closed_early(ctx, "receiving")] if sock.eof else []),
                          [f"got: {show(got) if got else '(nothing)'}"])
     idx = sock.inbuf.index(b"\n")
     raw = bytes(sock.inbuf[:idx + 1])
@@ -524,9 +539,14 @@ def do_expect_exit(ctx: Context, step: Step) -> None:
                     break
         raise StepFailed(f"the program did not exit within {_within(d)}", causes)
     if not _status_ok(status, want):
-        wanted = {"zero": "exit status 0", "nonzero": "a non-zero exit status"}.get(
-            want, f"exit status {want}" if isinstance(want, int) else
-            "one of " + ", ".join(_show_status(s) for s in want))
+        if want in ("zero", None):
+            wanted = "exit status 0"
+        elif want == "nonzero":
+            wanted = "a non-zero exit status"
+        elif isinstance(want, int):
+            wanted = _show_status(want)
+        else:
+            wanted = "one of " + ", ".join(_show_status(s) for s in want)
         causes = []
         if status < 0 and -status in diagnose.SIGNAL_CAUSES:
             causes.append(diagnose.describe_exit(status))
@@ -624,9 +644,9 @@ def do_expect_stdout(ctx: Context, step: Step) -> None:
     if out != expected:
         causes = diagnose.compare_bytes(expected, out, eof=True)
         if expected.startswith(out) and out and b"\0" not in expected[len(out):len(out) + 1]:
-            causes = [(f"only the first {len(out)} of {len(expected)} bytes the server sent were "
-                       "written to standard output: keep calling recv() until it returns 0 (one "
-                       "recv() is not one message)", "first-recv-only")]
+            causes = [("only the beginning of what the server sent was written to standard "
+                       "output: keep calling recv() until it returns 0 (one recv() is not one "
+                       "message)", "first-recv-only")]
         raise StepFailed("standard output is not what the server sent", causes,
                          [f"expected: {show(expected)}", f"got:      {show(out) if out else '(nothing)'}"])
 

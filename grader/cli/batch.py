@@ -11,6 +11,7 @@ from ..batch import default_jobs, find_submissions, grade_many
 from ..engine import GradeOptions
 from ..errors import UsageError
 from ..reporters import parse_formats, write_reports
+from ..reporters.platforms import check_combination
 from ..reporters.terminal import report_table
 from . import EXIT_OK
 from .common import add_run_options, add_spec, existing_dir, spec_from
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     folders = find_submissions(root)
     if not folders:
         raise UsageError(f"{root}: holds no submission folders")
+    check_combination(formats, len(folders))
     jobs = args.jobs or default_jobs()
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")

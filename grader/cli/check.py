@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..engine import GradeOptions, grade
 from ..reporters import parse_formats, write_reports
+from ..reporters.platforms import check_combination
 from ..reporters.terminal import report_one
 from . import EXIT_NOT_FULL, EXIT_OK
 from .common import add_run_options, add_spec, existing_dir, spec_from
@@ -26,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     spec = spec_from(args)
     folder = existing_dir(args.submission, "submission folder")
     formats = parse_formats(args.format)
+    check_combination(formats, 1)
     if args.test:
         unknown = [n for n in args.test if n not in {t.name for t in spec.tests}]
         if unknown:
@@ -39,4 +41,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.out or Path("grader-results")
         for path in write_reports(formats, [result], spec, out):
             print(f"wrote {path}")
+    if "autolab" in formats:          # Autolab reads the last line of stdout: print it last
+        from ..reporters.autolab import scores_line
+        print(scores_line(result, spec))
     return EXIT_OK if result.full_marks else EXIT_NOT_FULL

@@ -1,0 +1,79 @@
+"""Gradescope autograder ``results.json`` (field list: shared/notes/platform-formats.md).
+
+It expects a full run (``grader check --all``, as ``run_autograder`` does):
+Gradescope runs every test and rejects a results file whose ``max_score``
+values do not add up to the assignment's total.  So every spec test is listed,
+and a test this run did not include is written as failed with 0 points and a
+"not run" line; the sum of ``max_score`` is then always the spec's total.
+
+Where: ``OUT/results.json`` for one submission (``--out /autograder/results``
+gives Gradescope's path); ``OUT/gradescope/<student>/results.json`` for a batch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..results import SubmissionResult, TestResult
+from ..spec import Spec
+from .jsonfmt import atomic_write
+from .views import clip, every_test, overview, submission_path, test_text
+
+# Our visibility levels are Gradescope's own names; the table keeps that a decision.
+VISIBILITY = {"visible": "visible", "hidden": "hidden", "after_due_date": "after_due_date"}
+
+# Plain text keeps the feedback's indentation and the program's output as they are
+# ("simple_format" would turn newlines into <br> and "md" would read `*` and `_`).
+OUTPUT_FORMAT = "text"
+
+# Long compiler output or stderr tails must not make the page unusable.
+TEST_OUTPUT_LIMIT = 16_000
+OUTPUT_LIMIT = 64_000
+
+
+def test_entry(t: TestResult) -> dict[str, Any]:
+    """One entry of ``tests[]``."""
+    return {
+        "name": t.name,
+        "number": t.number,
+        "score": t.points,
+        "max_score": t.max_points,
+        # Gradescope knows only passed/failed: an error (the grader's fault) or a test
+        # that was not run cost the student the points, so they show as failed.
+        "status": "passed" if t.passed else "failed",
+        "output": clip(test_text(t), TEST_OUTPUT_LIMIT),
+        "output_format": OUTPUT_FORMAT,
+        # The diagnosis codes ("htons", "sigpipe") let an instructor filter by cause.
+        "tags": list(t.diagnoses),
+        "visibility": VISIBILITY[t.visibility],
+    }
+
+
+def document(r: SubmissionResult, spec: Spec) -> dict[str, Any]:
+    """The results.json of one submission."""
+    tests = [test_entry(v.result) for v in every_test(r, spec)]
+    any_hidden = any(t["visibility"] != "visible" for t in tests)
+    return {
+        "score": r.score,
+        "execution_time": round(r.duration, 3),
+        # The top-level output is visible at once: with hidden tests, a total in it
+        # would give their results away (Gradescope hides its own total then too).
+        "output": clip(overview(r, spec, with_score=not any_hidden), OUTPUT_LIMIT),
+        "output_format": OUTPUT_FORMAT,
+        "visibility": "visible",
+        # The grader's stdout is the full terminal report, hidden tests included.
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def write(results: Sequence[SubmissionResult], spec: Spec, out_dir: Path) -> list[Path]:
+    single = len(results) == 1
+    written = []
+    for r in results:
+        path = submission_path(out_dir, "gradescope", r, "results.json", single=single)
+        atomic_write(path, json.dumps(document(r, spec), indent=2) + "\n")
+        written.append(path)
+    return written
