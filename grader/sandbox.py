@@ -490,7 +490,11 @@ class NsBox:
         reply, _ = self._require_link().request({"op": "expose", "path": str(path),
                                                   "writable": True})
         if not reply.get("ok"):
-            raise _failure(reply)
+            error = _failure(reply)
+            if isinstance(error, PermissionError) and self.tier == TIER_USERNS:
+                raise PermissionError(error.errno, f"the box (uid {self.uid}) cannot reach {path}: "
+                                      "make its parent directories searchable (chmod o+x)") from error
+            raise error
         self._workdirs.append(path)
 
     def spawn(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,

@@ -200,8 +200,10 @@ def _flush(ctx: Context, sock: TcpConn, d: Deadline) -> None:
         raise StepFailed(f"could not send on {sock.name} within {_within(d)}: "
                          f"{plural(len(sock.outq), 'byte')} still not accepted", causes)
     if sock.write_error:
+        # A crash is the cause worth naming; a plain exit just means it stopped too soon.
+        crashed = [c for c in _program_gone(ctx) if c[1] != "exited"]
         raise StepFailed(f"sending on {sock.name} failed: {sock.write_error}",
-                         _program_gone(ctx) or [_closed_early(ctx)])
+                         crashed or [_closed_early(ctx)])
 
 
 def _closed_early(ctx: Context, grader_was: str = "sending") -> Diagnosis:
