@@ -15,6 +15,7 @@ RESULT_SCHEMA_VERSION = 1
 
 
 class TestStatus(str, enum.Enum):
+    __test__ = False   # not a pytest test class
     PASSED = "passed"
     FAILED = "failed"      # the student's program did not do what the test expects
     ERROR = "error"        # the grader could not run the test (its own fault or the box's)
@@ -31,6 +32,7 @@ class SubmissionStatus(str, enum.Enum):
 
 @dataclass
 class TestResult:
+    __test__ = False   # not a pytest test class
     name: str
     number: str
     description: str

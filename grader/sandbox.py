@@ -107,6 +107,19 @@ class TierInfo:
 
 # ------------------------------------------------------------------ uid slots --
 
+def _id_mapped(table: str, ident: int) -> bool:
+    """Is ``ident`` a valid uid/gid in this process's user namespace?"""
+    try:
+        lines = Path(f"/proc/self/{table}").read_text().splitlines()
+    except OSError:
+        return True
+    for line in lines:
+        inside, _, count = (int(x) for x in line.split())
+        if inside <= ident < inside + count:
+            return True
+    return False
+
+
 class UidSlot:
     """A host uid held for one box: an abstract unix socket name is the lock.
 
@@ -120,6 +133,9 @@ class UidSlot:
 
     @classmethod
     def acquire(cls, base: int, slots: int) -> "UidSlot":
+        if not (_id_mapped("uid_map", base) and _id_mapped("gid_map", base)):
+            raise BoxError(f"uid {base} is not mapped in this user namespace (a rootless "
+                           "container?): map uids from it, or set BoxOptions.uid_base")
         for uid in range(base, base + slots):
             try:
                 pwd.getpwuid(uid)

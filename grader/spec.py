@@ -58,6 +58,7 @@ class Language:
 
 @dataclass(frozen=True)
 class TestSpec:
+    __test__ = False   # not a pytest test class
     name: str
     number: str
     description: str
@@ -156,7 +157,7 @@ def _schema_message(err: jsonschema.ValidationError) -> tuple[list[Any], str]:
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         allowed = ", ".join(err.schema.get("properties", {}))
-        return path, f"{where}: unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
+        return path + extra[:1], f"{where}: unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
     if err.validator == "required":
         return path, f"{where}: {err.message}"
     if err.validator == "oneOf" and isinstance(err.instance, dict) and set(err.instance) & set(ACTION_KEYS) | {"hint"} >= set(err.instance):
@@ -210,9 +211,8 @@ def parse_spec(text: str, path: Path) -> Spec:
     validator = jsonschema.Draft202012Validator(SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda e: (_line_of(root, list(e.absolute_path)) or 0))
     if errors:
-        err = errors[0]
-        path_, msg = _schema_message(err)
-        raise SpecError(name, msg, line=_line_of(root, list(err.absolute_path)))
+        where, msg = _schema_message(errors[0])
+        raise SpecError(name, msg, line=_line_of(root, where))
 
     return _build(data, root, path, text)
 

@@ -8,6 +8,10 @@ and a test this run did not include is written as failed with 0 points and a
 
 Where: ``OUT/results.json`` for one submission (``--out /autograder/results``
 gives Gradescope's path); ``OUT/gradescope/<student>/results.json`` for a batch.
+
+:func:`write_fallback` is for ``run_autograder`` (grader/cli/gradescope.py): when
+grading failed before a results file was written, it writes one that says so,
+still listing every test, so a student never sees Gradescope's generic error.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..results import SubmissionResult, TestResult
-from ..spec import Spec
+from .. import __version__
+from ..results import SubmissionResult, SubmissionStatus, TestResult
+from ..spec import Spec, load_spec
 from .jsonfmt import atomic_write
 from .views import clip, every_test, overview, submission_path, test_text
 
@@ -77,3 +82,25 @@ def write(results: Sequence[SubmissionResult], spec: Spec, out_dir: Path) -> lis
         atomic_write(path, json.dumps(document(r, spec), indent=2) + "\n")
         written.append(path)
     return written
+
+
+FALLBACK_MESSAGE = ("The autograder failed before it could grade this submission "
+                    "(exit status {status}). This is not your program's fault: please tell "
+                    "your instructor. The end of the grader's log:\n{log}")
+
+
+def write_fallback(spec_path: str, results_file: str, status: str, log_file: str = "") -> Path:
+    """Write a results.json for a run that crashed: 0 points, every test "not run", and why."""
+    spec = load_spec(spec_path)
+    try:
+        log = "\n".join(Path(log_file).read_text(errors="replace").splitlines()[-20:]) if log_file else ""
+    except OSError:
+        log = ""
+    r = SubmissionResult(
+        student="submission", submission="", assignment=spec.assignment, spec_hash=spec.hash,
+        tier="unknown", status=SubmissionStatus.CRASHED, score=0.0, max_score=spec.total_points,
+        message=FALLBACK_MESSAGE.format(status=status, log=log or "(empty)"),
+        grader_version=__version__)
+    path = Path(results_file)
+    atomic_write(path, json.dumps(document(r, spec), indent=2) + "\n")
+    return path

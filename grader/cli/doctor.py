@@ -1,0 +1,120 @@
+"""grader doctor: which sandbox tier this machine gives, why, and what would change it.
+
+It opens (and closes) a real box of each namespaced tier rather than guessing
+from settings, then explains a failure from the settings that usually cause
+it.  Exit status 0 when a sandboxed tier is available, 1 when programs would
+run unsandboxed (so a CI job can insist on a sandbox).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from ..cgroups import probe as probe_cgroups
+from ..errors import GraderError
+from ..sandbox import (APPARMOR_SYSCTL, MAX_USERNS_SYSCTL, TIER_UNSANDBOXED, USERNS_CLONE_SYSCTL,
+                       TierInfo, detect_tier, open_box)
+from . import EXIT_NOT_FULL, EXIT_OK
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None        # None: informational
+    detail: str
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+
+def _try(option: str) -> Check:
+    start = time.perf_counter()
+    try:
+        box = open_box(option)
+    except GraderError as e:
+        return Check(f"tier {option}", False, e.message)
+    box.close()
+    ms = (time.perf_counter() - start) * 1000
+    return Check(f"tier {option}", True, f"a box opened and closed in {ms:.0f} ms")
+
+
+def _sysctl(path: str, name: str, good: Callable[[str], bool], wants: str) -> Check:
+    """A setting that can stop user namespaces; informational when the kernel lacks it."""
+    try:
+        with open(path) as f:
+            value = f.read().strip()
+    except OSError:
+        return Check(name, None, "not present on this kernel")
+    ok = good(value)
+    return Check(name, ok, f"= {value}" + ("" if ok else f" (user namespaces need {wants})"))
+
+
+def _platform_note() -> Check | None:
+    release = platform.release().lower()
+    if sys.platform == "darwin":
+        return Check("platform", False, "macOS has no Linux namespaces: tier 'none' only")
+    if sys.platform.startswith("win"):
+        return Check("platform", False, "Windows: run the grader in WSL 2 or a Linux container")
+    if "microsoft" in release:
+        wsl = "WSL 2" if "wsl2" in release or "microsoft-standard" in release else "WSL 1"
+        return Check("platform", None, f"{wsl}: " + ("a real Linux kernel, the checks below tell"
+                                                     if wsl == "WSL 2" else "no namespaces: tier 'none' only"))
+    return None
+
+
+def checks() -> list[Check]:
+    found = [c for c in [_platform_note()] if c]
+    if not sys.platform.startswith("linux"):
+        return found
+    found.append(Check("user", None, f"uid {os.geteuid()}" + (" (root)" if os.geteuid() == 0 else "")))
+    if os.geteuid() == 0:
+        found.append(_try("root"))
+        cg = probe_cgroups()
+        found.append(Check("cgroups", cg.available, cg.reason))
+    found.append(_try("userns"))
+    found.append(_sysctl(APPARMOR_SYSCTL, "kernel.apparmor_restrict_unprivileged_userns",
+                         lambda v: v == "0", "0"))
+    found.append(_sysctl(USERNS_CLONE_SYSCTL, "kernel.unprivileged_userns_clone",
+                         lambda v: v == "1", "1"))
+    found.append(_sysctl(MAX_USERNS_SYSCTL, "user.max_user_namespaces",
+                         lambda v: v != "0", "a value above 0"))
+    return found
+
+
+def _mark(ok: bool | None) -> str:
+    return {True: "ok", False: "no", None: "--"}[ok]
+
+
+def report(info: TierInfo, found: list[Check]) -> str:
+    lines = [f"socket-grader doctor: {platform.system()} {platform.release()} {platform.machine()}, "
+             f"Python {platform.python_version()}", "",
+             f"tier:    {info.tier}   (--tier {info.option}; what --tier auto picks)",
+             f"why:     {info.reason}"]
+    if info.advice:
+        lines.append(f"advice:  {info.advice}")
+    lines += ["", "checks:"]
+    lines += [f"  [{_mark(c.ok)}] {c.name}: {c.detail}" for c in found]
+    if info.notes:
+        lines += ["", "notes:"] + [f"  - {n}" for n in info.notes]
+    if info.tier == TIER_UNSANDBOXED:
+        lines += ["", "Unsandboxed: student programs run as plain processes of this user, can read "
+                      "what it can read, and share its network. Grade untrusted code elsewhere."]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    info = detect_tier()
+    found = checks()
+    if args.json:
+        print(json.dumps({"tier": asdict(info), "checks": [asdict(c) for c in found]}, indent=2))
+    else:
+        print(report(info, found))
+    return EXIT_NOT_FULL if info.tier == TIER_UNSANDBOXED else EXIT_OK

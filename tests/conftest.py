@@ -1,0 +1,78 @@
+"""Shared fixtures: the repo's paths, sample discovery, and a guard against leftovers.
+
+Every test here runs the real grader on real programs over loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+SUBMISSIONS = ROOT / "submissions"
+
+if str(ROOT) not in sys.path:       # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+
+def sample_dirs(assignment: str | None = None) -> list[Path]:
+    """Every sample folder that records an expected verdict."""
+    pattern = f"{assignment}/*/expected.yaml" if assignment else "*/*/expected.yaml"
+    return sorted(p.parent for p in SUBMISSIONS.glob(pattern))
+
+
+def expected_of(sample: Path) -> dict:
+    return yaml.safe_load((sample / "expected.yaml").read_text())
+
+
+def _descendants() -> set[int]:
+    """Our live descendants, except multiprocessing's resource tracker (it lives as long as
+    the test process, by design, once any worker pool has been used)."""
+    found = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "multiprocessing.resource_tracker" not in " ".join(p.cmdline()):
+                found.add(p.pid)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    """Every test must leave no process of its own behind (student programs included)."""
+    before = _descendants()
+    yield
+    deadline = psutil.time.monotonic() + 3.0
+    left: set[int] = set()
+    while psutil.time.monotonic() < deadline:
+        left = {pid for pid in _descendants() - before
+                if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
+        if not left:
+            break
+        psutil.time.sleep(0.02)
+    assert not left, f"processes left behind: {[psutil.Process(p).cmdline() for p in left if psutil.pid_exists(p)]}"
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run the grader CLI in-process; returns (exit status, stdout, stderr)."""
+    from grader.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _environment():
+    os.environ.setdefault("NO_COLOR", "1")
+    yield

@@ -1,0 +1,145 @@
+"""The runner: readiness states, build failures, the untouched original, timings."""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import SPECS, SUBMISSIONS
+from grader import GradeOptions, SubmissionStatus, TestStatus, grade, load_spec
+
+pytestmark = pytest.mark.timeout(60)
+
+SPEC = textwrap.dedent("""\
+    assignment: readiness
+    role: server
+    protocol: tcp
+    port: 5001
+    limits: {ready: 1.0}
+    languages:
+      python:
+        files: [server.py]
+        run: [python3, server.py, "{port}"]
+      c:
+        files: [server.c]
+        build: [[cc, -O2, -Wall, -Werror, -o, server, server.c]]
+        run: [./server, "{port}"]
+    reference:
+      run: [python3, "{reference}/tcp_echo_server.py", "{port}"]
+    tests:
+      - name: up
+        points: 1
+        steps:
+          - connect: a
+          - send: {to: a, text: "x"}
+          - expect: {from: a, echo: true}
+    """)
+
+
+def tree_hash(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        h.update(str(p.relative_to(folder)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "readiness.yaml"
+    path.write_text(SPEC)
+    return load_spec(path)
+
+
+def submission(tmp_path: Path, name: str, code: str) -> Path:
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / name).write_text(textwrap.dedent(code))
+    return folder
+
+
+def only_test(result):
+    assert len(result.tests) == 1
+    return result.tests[0]
+
+
+def test_exited_before_listening_reports_status_and_stderr(spec, tmp_path):
+    sub = submission(tmp_path, "server.py", """\
+        import sys
+        print("cannot parse the port", file=sys.stderr)
+        sys.exit(3)
+        """)
+    t = only_test(grade(spec, sub))
+    assert t.status is TestStatus.FAILED
+    assert "exited with status 3 before it was listening" in t.feedback
+    assert "cannot parse the port" in t.feedback
+    assert "exited-early" in t.diagnoses
+
+
+def test_never_listening_is_named_after_the_ready_deadline(spec, tmp_path):
+    sub = submission(tmp_path, "server.py", "import time\ntime.sleep(30)\n")
+    r = grade(spec, sub)
+    t = only_test(r)
+    assert "still not listening on port" in t.feedback and "after 1 s" in t.feedback
+    assert r.duration < 5
+
+
+def test_slow_starter_is_waited_for_not_slept_on(spec, tmp_path):
+    sub = submission(tmp_path, "server.py", """\
+        import socket, sys, time
+        time.sleep(0.4)            # slow start: the grader must poll, not give up
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", int(sys.argv[1]))); s.listen()
+        c, _ = s.accept(); c.sendall(c.recv(10)); time.sleep(5)
+        """)
+    t = only_test(grade(spec, sub))
+    assert t.status is TestStatus.PASSED, t.feedback
+
+
+def test_compile_error_is_a_graded_zero_with_the_message(spec, tmp_path):
+    sub = submission(tmp_path, "server.c", "int main(void) { return undeclared; }\n")
+    r = grade(spec, sub)
+    assert r.status is SubmissionStatus.BUILD_FAILED
+    assert r.score == 0 and r.max_score == 1
+    assert "undeclared" in r.message and "server.c:1" in r.message
+    assert only_test(r).status is TestStatus.SKIPPED
+
+
+def test_no_known_source_is_not_gradable(spec, tmp_path):
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hi")
+    r = grade(spec, folder)
+    assert r.status is SubmissionStatus.NOT_GRADABLE
+    assert "no server.py or server.c found" in r.message and "notes.txt" in r.message
+
+
+def test_original_submission_is_never_modified():
+    sample = SUBMISSIONS / "tcp-echo" / "c-correct-make"
+    before = tree_hash(sample)
+    r = grade(load_spec(SPECS / "tcp-echo.yaml"), sample, GradeOptions(only=["echo-line"]))
+    assert r.tests[0].passed, r.tests[0].feedback
+    assert tree_hash(sample) == before
+    assert not (sample / "server").exists()
+
+
+def test_timings_are_split(spec, tmp_path):
+    r = grade(load_spec(SPECS / "tcp-echo.yaml"), SUBMISSIONS / "tcp-echo" / "c-correct-fork",
+              GradeOptions(only=["echo-line", "half-close"]))
+    assert r.score == r.max_score or r.score == 5
+    assert set(r.timings) == {"build", "launch", "tests", "teardown"}
+    assert r.timings["build"] > 0 and r.timings["tests"] > 0
+
+
+def test_seed_replays_the_same_random_data():
+    spec = load_spec(SPECS / "tcp-echo.yaml")
+    sample = SUBMISSIONS / "tcp-echo" / "c-ignores-partial-send"
+    a = grade(spec, sample, GradeOptions(only=["partial-writes"], seed=42))
+    b = grade(spec, sample, GradeOptions(only=["partial-writes"], seed=42))
+    assert a.tests[0].feedback == b.tests[0].feedback
+    assert "grader check --seed 42" in a.tests[0].feedback
+    assert a.tests[0].seed == 42

@@ -1,0 +1,67 @@
+"""Every sample submission gets the verdict recorded beside it (expected.yaml).
+
+The samples are the grader's own regression suite: correct C and Python
+submissions must get full marks, and each buggy one must fail exactly the
+tests its bug breaks, with feedback that names the cause.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import SPECS, expected_of, sample_dirs
+from grader.batch import grade_many
+from grader.engine import GradeOptions
+
+pytestmark = pytest.mark.timeout(600)
+
+ASSIGNMENTS = sorted({p.parent.name for p in sample_dirs()} & {p.stem for p in SPECS.glob("*.yaml")})
+
+
+@pytest.fixture(scope="module")
+def graded():
+    """All samples of every shipped assignment, graded by the batch engine (4 at a time)."""
+    results = {}
+    for assignment in ASSIGNMENTS:
+        folders = sample_dirs(assignment)
+        for r in grade_many(SPECS / f"{assignment}.yaml", folders, jobs=4, options=GradeOptions()):
+            results[(assignment, Path(r.submission).name)] = r
+    return results
+
+
+@pytest.mark.parametrize("sample", sample_dirs(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_sample_verdict(graded, sample: Path):
+    exp = expected_of(sample)
+    r = graded[(sample.parent.name, sample.name)]
+    assert r.status.value == exp["status"], r.message
+    failed = sorted(t.name for t in r.tests if not t.passed)
+    if exp["score"] == "full":
+        assert failed == [], {t.name: t.feedback for t in r.tests if not t.passed}
+        assert r.score == r.max_score
+        return
+    assert failed == sorted(exp["failed"]), {t.name: t.feedback for t in r.tests if not t.passed}
+    assert r.score == exp["score"]
+    by_name = {t.name: t for t in r.tests}
+    for test, codes in exp.get("diagnoses", {}).items():
+        assert set(codes) <= set(by_name[test].diagnoses), by_name[test].feedback
+    for test, text in exp.get("feedback", {}).items():
+        assert text in by_name[test].feedback, by_name[test].feedback
+
+
+def test_every_buggy_sample_names_its_cause():
+    """A buggy sample must record which feedback names its bug (or say why it cannot)."""
+    for sample in sample_dirs():
+        exp = expected_of(sample)
+        if exp["score"] != "full":
+            assert exp.get("feedback") or exp.get("diagnoses") or "first-recv-only" in sample.name, sample
+
+
+def test_each_assignment_has_correct_c_and_python_samples():
+    for assignment in ASSIGNMENTS:
+        names = [p.name for p in sample_dirs(assignment)]
+        full = [n for n in names if expected_of(SPECS.parent / "submissions" / assignment / n)["score"] == "full"]
+        assert any(n.startswith("c-") for n in full), assignment
+        assert any(n.startswith("py-") for n in full), assignment
+        assert len(names) - len(full) >= 3, assignment
