@@ -64,6 +64,11 @@ def compare_bytes(expected: bytes, got: bytes, *, eof: bool) -> list[Diagnosis]:
     if got.startswith(expected):
         out.append((f"{plural(len(got) - len(expected), 'byte')} too many after the expected data", "extra"))
         return out
+    as_text = expected.decode("utf-8", "replace").encode("utf-8")
+    if got in (expected.decode("utf-8", "ignore").encode("utf-8"), as_text) and got != expected:
+        out.append(("bytes that are not valid UTF-8 (such as 0xFF) were dropped or replaced: the "
+                    "data was decoded as text; pass the bytes through unchanged", "text-decoding"))
+        return out
     at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
     probe = got[at:at + 16]
     skip = expected.find(probe, at + 1) if len(probe) >= 8 else -1

@@ -277,7 +277,7 @@ class _Run:
         else:
             lines.append(f.message)
         lines += [f"  {d}" for d in f.details]
-        causes = [c for c, code in f.causes if code != "hint"]
+        causes = [c for c, code in f.causes if code != "hint" and c]
         hints = [c for c, code in f.causes if code == "hint"]
         for c in dict.fromkeys(causes):
             lines.append(f"likely cause: {c}")

@@ -23,7 +23,7 @@ import jsonschema
 import yaml
 
 from .errors import SpecError
-from .spec_schema import ACTION_KEYS, PAYLOAD_KEYS, SCHEMA
+from .spec_schema import ACTION_KEYS, PAYLOAD_KEYS, SCHEMA, STEP_EXTRAS
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 PLACEHOLDERS = {"port", "host", "reference", "python"}
@@ -43,8 +43,9 @@ CLIENT_ONLY = {"accept", "expect_stdout"}
 class Step:
     action: str
     args: Any                 # the action's value: a scalar shorthand or a mapping
-    hint: str | None
+    hint: str | None          # shown to the student when this step fails
     line: int | None          # line in the spec file, for error messages
+    cause: str | None = None  # short code recorded with the hint (for class reports)
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ def _schema_message(err: jsonschema.ValidationError) -> tuple[list[Any], str]:
         return path + extra[:1], f"{where}: unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
     if err.validator == "required":
         return path, f"{where}: {err.message}"
-    if err.validator == "oneOf" and isinstance(err.instance, dict) and set(err.instance) & set(ACTION_KEYS) | {"hint"} >= set(err.instance):
+    if err.validator == "oneOf" and isinstance(err.instance, dict) and \
+            (set(err.instance) & set(ACTION_KEYS)) | STEP_EXTRAS >= set(err.instance):
         actions = [k for k in err.instance if k in ACTION_KEYS]
         if len(actions) != 1:
             return path, (f"{where}: a step needs exactly one action, found "
@@ -220,12 +222,13 @@ def parse_spec(text: str, path: Path) -> Spec:
 def _step_list(raw_steps: list, root, base_path: list, fail) -> tuple[Step, ...]:
     steps = []
     for i, raw in enumerate(raw_steps):
-        action = next(k for k in raw if k != "hint")
+        action = next(k for k in raw if k not in STEP_EXTRAS)
         args = raw[action]
         if action == "repeat":
             args = {"times": args["times"],
                     "steps": _step_list(args["steps"], root, base_path + [i, "repeat", "steps"], fail)}
-        steps.append(Step(action, args, raw.get("hint"), _line_of(root, base_path + [i])))
+        steps.append(Step(action, args, raw.get("hint"), _line_of(root, base_path + [i]),
+                          raw.get("cause")))
     return tuple(steps)
 
 

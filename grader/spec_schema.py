@@ -97,10 +97,14 @@ ACTIONS: dict[str, Any] = {
                    "steps": {"$ref": "#/$defs/steps"}}, ["times", "steps"]),
 }
 ACTION_KEYS = list(ACTIONS)
+STEP_EXTRAS = {"hint", "cause"}
 
 STEP = {
     "type": "object",
-    "properties": {**ACTIONS, "hint": {"type": "string"}},
+    "properties": {**ACTIONS,
+                   "hint": {"type": "string", "description": "shown to the student when this step fails"},
+                   "cause": {"type": "string", "pattern": r"^[a-z0-9-]+$",
+                             "description": "a short code for the hint's cause, counted in class reports"}},
     "additionalProperties": False,
     "oneOf": [{"required": [k]} for k in ACTION_KEYS],
 }

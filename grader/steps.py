@@ -83,14 +83,25 @@ def _payload(ctx: Context, args: dict) -> bytes:
     raise StepFailed("internal: no payload")
 
 
+# When a step fails, a program that is on its way out gets this long to finish
+# exiting, so the feedback can name the exit instead of its symptom.
+EXIT_EVIDENCE_WAIT = 0.25
+
+
 def _program_gone(ctx: Context) -> list[Diagnosis]:
     """If the program died during the test (and the grader did not stop it), say how."""
     if not ctx.program or ctx.program.expected_exit:
         return []
-    status = ctx.program.exit_status()
+    prog = ctx.program
+    status = poll_until(lambda: prog.exit_status() is not None,
+                        ctx.deadline.sooner(EXIT_EVIDENCE_WAIT)) and prog.exit_status()
+    status = prog.exit_status()
     if status is None:
         return []
     said, code = diagnose.describe_exit(status)
+    if ctx.spec.role == "server" and status >= 0:
+        return [(f"the server {said} in the middle of the test: a server keeps serving "
+                 "clients until it is stopped", code)]
     return [(f"the program {said}", code)]
 
 
@@ -700,6 +711,8 @@ def run_step(ctx: Context, step: Step) -> None:
     except StepFailed as f:
         if step.hint and not getattr(f, "hinted", False):
             f.causes.append((step.hint, "hint"))
+            if step.cause:
+                f.causes.append(("", step.cause))
             f.hinted = True  # type: ignore[attr-defined]
         if not hasattr(f, "step"):
             f.step = step  # type: ignore[attr-defined]
