@@ -523,6 +523,9 @@ class Init:
         while True:
             pids = victims()
             if not pids:
+                # A victim that is already a zombie is not listed: reap it now, since
+                # its SIGCHLD wake-up may have been consumed by our own waiting.
+                self.reap()
                 return True
             for pid in pids:
                 try:

@@ -163,8 +163,12 @@ class Net:
         self.current = key
         return self.socks[key]
 
-    def pump(self, deadline: Deadline, until: Callable[[], bool]) -> bool:
-        """Move bytes until ``until()`` holds (True) or the deadline passes (False)."""
+    def pump(self, deadline: Deadline, until: Callable[[], bool], tick: float | None = None) -> bool:
+        """Move bytes until ``until()`` holds (True) or the deadline passes (False).
+
+        ``until`` is checked whenever bytes moved; give ``tick`` when it also
+        depends on time passing (it is then checked at least that often).
+        """
         while True:
             if until():
                 return True
@@ -178,7 +182,8 @@ class Net:
                 # Nothing can change any more: no point in waiting out the deadline.
                 return until()
             try:
-                r, w, _ = select.select([s.sock for s in readers], [s.sock for s in writers], [], left)
+                r, w, _ = select.select([s.sock for s in readers], [s.sock for s in writers], [],
+                                        min(left, tick) if tick else left)
             except (OSError, ValueError) as e:
                 if getattr(e, "errno", None) == errno.EINTR:
                     continue

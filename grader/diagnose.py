@@ -70,6 +70,10 @@ def compare_bytes(expected: bytes, got: bytes, *, eof: bool) -> list[Diagnosis]:
                     "data was decoded as text; pass the bytes through unchanged", "text-decoding"))
         return out
     at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+    if expected[at:at + 1] == b"\0" and b"\0" not in got[at:at + 1]:
+        out.append(("the bytes from a NUL (0x00) byte on were lost: strlen() or %s was used on "
+                    "binary data; use the byte count that recv() returned", "nul-truncation"))
+        return out
     probe = got[at:at + 16]
     skip = expected.find(probe, at + 1) if len(probe) >= 8 else -1
     if skip > at:

@@ -26,13 +26,13 @@ from .box import Box, Limits
 from .build import Workdir, build, detect_language, expected_files
 from .deadline import Deadline
 from .errors import SubmissionError
-from .payload import make_payload
+from .payload import make_payload, uses_randomness
 from .program import Program, base_env, render_argv
 from .results import (BuildResult, SubmissionResult, SubmissionStatus, TestResult,
                       TestStatus)
 from .shims import shim_path
 from .spec import REFERENCE_DIR, Language, Spec, TestSpec
-from .steps import Context, StepFailed, run_step
+from .steps import Context, ReferenceFailed, StepFailed, run_step, uses_reference
 
 HOST = "127.0.0.1"
 # This many zombie children is evidence worth naming in any failure.
@@ -146,7 +146,7 @@ class _Run:
         box = _open_box(self.options.tier)
         try:
             box.prepare_workdir(workdir.path)
-            env = base_env()
+            env = base_env(workdir.path)
             t = time.monotonic()
             try:
                 built = build(box, self.lang, workdir.path, seconds=self.spec.limits["build"],
@@ -202,9 +202,18 @@ class _Run:
             run_env["LD_PRELOAD"] = str(self.install_shim(workdir, shim))
         ctx = Context(spec=self.spec, test=test, deadline=deadline, rng=rng, host=HOST, port=port,
                       launch=lambda hold: self.launch(box, workdir, run_env, ctx, hold))
+        if test.files:
+            ctx.files = {name: make_payload(p, rng) for name, p in test.files.items()}
+            if any(uses_randomness(p) for p in test.files.values()):
+                ctx.used_randomness = True
+            written = self.write_files(workdir, ctx.files)
         failure: StepFailed | None = None
         error: str | None = None
+        shadow_dir: Workdir | None = None
         try:
+            if self.spec.role == "server" and uses_reference(test.steps):
+                shadow_dir = Workdir(REFERENCE_DIR)
+                ctx.shadow = self.start_shadow(box, shadow_dir.path, env, ctx)
             if self.spec.role == "client":
                 self.start_client(box, workdir, run_env, ctx, test)
             elif test.start:
@@ -221,6 +230,9 @@ class _Run:
         except StepFailed as f:
             failure = f
             failure.causes = self.extra_evidence(ctx) + failure.causes
+        except ReferenceFailed as e:
+            error = (f"the reference implementation failed this test, so the spec or the reference "
+                     f"is wrong (not the submission): {e}")
         except Exception as e:     # a bug of the grader: say so, keep grading the others
             error = "".join(traceback.format_exception_only(type(e), e)).strip()
             error += "\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
@@ -237,6 +249,14 @@ class _Run:
                 ctx.listener.close()
             for s in ctx.held:
                 s.close()
+            if test.files:
+                self.remove_files(workdir, written)
+            if ctx.shadow is not None:
+                if ctx.shadow.program:
+                    ctx.shadow.program.stop()
+                ctx.shadow.net.close_all(reset=True)
+            if shadow_dir is not None:
+                shadow_dir.remove()
             self.timings["teardown"] += time.monotonic() - t
         duration = round(time.monotonic() - started, 4)
         stdout_tail = prog.proc.stdout.tail() if prog and prog.proc else ""
@@ -292,6 +312,50 @@ class _Run:
         return "\n".join(lines)
 
     # -------------------------------------------------------------- launching
+
+    def start_shadow(self, box: Box, refdir: Path, env: dict[str, str], ctx: Context) -> Context:
+        """The reference, run beside the program, for steps that say ``expect: {reference: true}``.
+
+        It gets the same files and the same random stream (its generator starts
+        from the same state), and every socket step is done to it first, so its
+        replies are known before the program's are checked.
+        """
+        box.prepare_workdir(refdir)
+        if ctx.files:
+            self.write_files(refdir, ctx.files)
+        rng = random.Random()
+        rng.setstate(ctx.rng.getstate())
+        port = box.choose_port(self.spec.port + 1)
+        shadow = Context(spec=self.spec, test=ctx.test, deadline=ctx.deadline, rng=rng, host=HOST,
+                         port=port, launch=lambda hold: None, files=ctx.files, is_shadow=True)  # type: ignore[arg-type, return-value]
+        argv = render_argv(self.spec.reference_run, port=port, host=HOST, reference=refdir,
+                           python="python3")
+        prog = Program(box, argv, cwd=refdir, env=env, limits=self.limits, port=port,
+                       protocol=self.spec.protocol)
+        prog.start()
+        shadow.program = prog
+        if not prog.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"])).ok:
+            raise ReferenceFailed(f"the reference did not start listening on port {port}: "
+                                  f"{prog.proc.stderr.tail() if prog.proc else ''}")
+        return shadow
+
+    def write_files(self, workdir: Path, files: dict[str, bytes]) -> list[Path]:
+        """The test's files, written into the program's work dir (readable by it)."""
+        written = []
+        for name, data in files.items():
+            path = workdir / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            path.chmod(0o644)
+            written.append(path)
+        return written
+
+    def remove_files(self, workdir: Path, written: list[Path]) -> None:
+        for path in written:
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
     def install_shim(self, workdir: Path, name: str) -> Path:
         """Put the shim where the program can load it: in its own work dir (the box shows it)."""

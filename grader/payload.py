@@ -13,11 +13,29 @@ from typing import Any
 SHOW_LIMIT = 80
 
 
-def make_payload(spec: Any, rng: random.Random) -> bytes:
+PAYLOAD_KEYS = ("text", "hex", "repeat", "random", "file", "framed", "parts")
+
+
+def make_payload(spec: Any, rng: random.Random, files: dict[str, bytes] | None = None) -> bytes:
+    """The bytes a spec payload stands for.
+
+    ``files`` are the test's files (``file: NAME`` is their content); ``random``
+    payloads draw from ``rng`` (seeded per test) unless they name their own seed.
+    """
     if spec is None:
         return b""
     if isinstance(spec, str):
         return spec.encode("utf-8")
+    if "file" in spec:
+        if files is None or spec["file"] not in files:
+            raise KeyError(f"no test file named {spec['file']!r}")
+        return files[spec["file"]]
+    if "framed" in spec:
+        f = spec["framed"]
+        inner = make_payload({k: v for k, v in f.items() if k != "prefix"}, rng, files)
+        return len(inner).to_bytes(f.get("prefix", 8), "big") + inner
+    if "parts" in spec:
+        return b"".join(make_payload(p, rng, files) for p in spec["parts"])
     if "text" in spec:
         return spec["text"].encode("utf-8")
     if "hex" in spec:
@@ -34,7 +52,14 @@ def make_payload(spec: Any, rng: random.Random) -> bytes:
 
 
 def uses_randomness(spec: Any) -> bool:
-    return isinstance(spec, dict) and ("random" in spec and "seed" not in spec["random"])
+    """Whether a payload draws from the test's seeded random stream."""
+    if isinstance(spec, list):
+        return any(uses_randomness(p) for p in spec)
+    if not isinstance(spec, dict):
+        return False
+    if "random" in spec:
+        return "seed" not in spec["random"]
+    return uses_randomness(spec.get("parts")) or uses_randomness(spec.get("framed"))
 
 
 def escape(data: bytes) -> str:

@@ -181,10 +181,13 @@ class Program:
             self.proc.kill()
 
 
-def base_env() -> dict[str, str]:
-    """A small, predictable environment for student programs."""
-    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR") if k in os.environ}
+def base_env(workdir: Path | None = None) -> dict[str, str]:
+    """A small, predictable environment for student programs (nothing of the grader's)."""
+    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
     keep.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    keep["TMPDIR"] = "/tmp"
+    if workdir is not None:
+        keep["HOME"] = str(workdir)
     keep["PYTHONUNBUFFERED"] = "1"
     keep["PYTHONDONTWRITEBYTECODE"] = "1"
     return keep

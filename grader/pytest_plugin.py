@@ -153,7 +153,8 @@ class Grading:
         self.results[name] = result
         return result
 
-    def visible_only(self, test: "TestSpec") -> bool:
+    def skips(self, test: "TestSpec") -> bool:
+        """Student mode skips hidden and after-due-date tests (as ``grader check`` does)."""
         return not self.settings.all_tests and test.visibility != "visible"
 
 
@@ -230,7 +231,7 @@ class SpecFile(pytest.File):
             item.add_marker(pytest.mark.socket_grader)
             if self.config.pluginmanager.hasplugin("timeout"):   # else the mark is unknown
                 item.add_marker(pytest.mark.timeout(item_timeout(grading.spec, test)))
-            if grading.visible_only(test):
+            if grading.skips(test):
                 item.add_marker(pytest.mark.skip(
                     reason=f"{test.visibility.replace('_', ' ')} test: runs when the instructor "
                            "grades (--grader-all runs it here)"))
@@ -259,8 +260,11 @@ class GraderItem(pytest.Item):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.config.stash[GRADING].spec.assignment}: {self.name}"
+    def reportinfo(self) -> tuple[Path, int, str]:
+        """Where the test is: the spec file, at its first step (0-based, as pytest wants;
+        skip reports need a line)."""
+        first = self.test.steps[0].line if self.test.steps and self.test.steps[0].line else 1
+        return self.path, first - 1, f"{self.config.stash[GRADING].spec.assignment}: {self.name}"
 
 
 def failure_text(result: "SubmissionResult", t: "TestResult | None") -> str:

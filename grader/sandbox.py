@@ -42,7 +42,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -531,12 +531,14 @@ class NsBox:
         env = dict(env) if env is not None else {
             "PATH": DEFAULT_PATH, "LANG": "C.UTF-8", "HOME": str(cwd), "TMPDIR": "/tmp"}
         env[MARKER_ENV] = marker
-        root_tier = self.tier == TIER_ROOT
-        inner = self._slot.uid if self._slot else os.getuid()
+        # Root tier: the child switches to the box's host uid.  Userns tier: it
+        # enters a nested user namespace, showing itself as that same number.
+        own = self.tier == TIER_ROOT
+        gid = self._slot.uid if self._slot else os.getgid()
         return {"op": "spawn", "argv": argv, "cwd": str(cwd), "env": env, "marker": marker,
                 "rlimits": _rlimit_pairs(limits),
-                "uid": self.uid if root_tier else None, "gid": self.uid if root_tier else None,
-                "inner_uid": inner, "inner_gid": self._slot.uid if self._slot else os.getgid()}
+                "uid": self.uid if own else None, "gid": gid if own else None,
+                "inner_uid": self.uid, "inner_gid": gid}
 
     # -- used by NsProc
     def kill_program(self, proc: NsProc) -> None:
@@ -716,7 +718,7 @@ def _advice_after(tier: str, failures: list[str]) -> str:
     return ""
 
 
-def open_box(tier: str = "auto", options: BoxOptions = BoxOptions()):
+def open_box(tier: str = "auto", options: BoxOptions = BoxOptions()) -> NsBox | LocalBox:
     """A box of the given tier: ``auto`` (best available), ``root``, ``userns``, ``none``.
 
     ``auto`` tries the tiers in order by opening a box; resolve it once with

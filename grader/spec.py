@@ -69,6 +69,7 @@ class TestSpec:
     start: bool
     peer: str
     stdin: Any
+    files: dict[str, Any]
     shims: tuple[str, ...]
     steps: tuple[Step, ...]
 
@@ -271,7 +272,7 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
             name=td["name"], number=str(i + 1), description=td.get("description", "").strip(),
             points=float(td["points"]), visibility=td.get("visibility", "visible"),
             timeout=float(td.get("timeout", limits["test"])), start=td.get("start", True),
-            peer=td.get("peer", "listen"), stdin=td.get("stdin"),
+            peer=td.get("peer", "listen"), stdin=td.get("stdin"), files=dict(td.get("files", {})),
             shims=tuple(td.get("shims", [])), steps=steps))
 
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)

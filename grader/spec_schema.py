@@ -32,9 +32,18 @@ PAYLOAD_FIELDS: dict[str, Any] = {
     "random": obj({"size": {"type": "integer", "minimum": 0}, "seed": {"type": "integer"}},
                   ["size"], description="seeded random bytes (all 256 values)"),
 }
+PAYLOAD_FIELDS["file"] = {"type": "string", "description": "the content of one of the test's files"}
+PAYLOAD_FIELDS["framed"] = {
+    "type": "object", "description": "a big-endian length prefix of `prefix` bytes, then the payload",
+    "properties": {"prefix": {"type": "integer", "minimum": 1, "maximum": 8},
+                   **{k: v for k, v in PAYLOAD_FIELDS.items()}},
+    "additionalProperties": False, "minProperties": 1, "maxProperties": 2}
+PAYLOAD_FIELDS["parts"] = {"type": "array", "items": {"$ref": "#/$defs/payload"}, "minItems": 1,
+                           "description": "payloads one after the other"}
 PAYLOAD_KEYS = list(PAYLOAD_FIELDS)
-PAYLOAD = {"oneOf": [{"type": "string"},
-                     obj(PAYLOAD_FIELDS, minProperties=1, maxProperties=1)]}
+PAYLOAD = {"$ref": "#/$defs/payload"}
+PAYLOAD_DEF = {"oneOf": [{"type": "string"},
+                         obj(PAYLOAD_FIELDS, minProperties=1, maxProperties=1)]}
 
 SPLIT = obj({
     "size": {"type": "integer", "minimum": 1, "description": "bytes per write"},
@@ -67,6 +76,7 @@ ACTIONS: dict[str, Any] = {
         "regex": {"type": "string", "description": "one line matching this regular expression"},
         "length": {"type": "integer", "minimum": 1, "description": "this many bytes, any content"},
         "nothing": {"type": "number", "exclusiveMinimum": 0, "description": "no data at all for this many seconds"},
+        "reference": {"const": True, "description": "whatever the reference replies to the same input"},
         "within": WITHIN,
     })]},
     "expect_eof": {"oneOf": [CONN, obj({"from": CONN, "within": WITHIN})]},
@@ -137,6 +147,9 @@ TEST = obj({
     "start": {"type": "boolean", "description": "start the program before the steps (default true)"},
     "peer": {"enum": ["listen", "none"], "description": "client role: the grader listens (default) or nothing listens"},
     "stdin": PAYLOAD,
+    "files": {"type": "object", "additionalProperties": PAYLOAD,
+              "propertyNames": {"pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$"},
+              "description": "files created in the program's work dir before it starts (name: payload)"},
     "shims": {"type": "array", "items": {"enum": ["partial-writes"]}},
     "steps": {"$ref": "#/$defs/steps"},
 }, ["name", "points", "steps"])
@@ -145,7 +158,7 @@ SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://socket-grader.invalid/spec.schema.json",
     "title": "socket-grader assignment spec",
-    "$defs": {"steps": {"type": "array", "items": STEP, "minItems": 1}},
+    "$defs": {"steps": {"type": "array", "items": STEP, "minItems": 1}, "payload": PAYLOAD_DEF},
     **obj({
         "format": {"const": "socket-grader/1"},
         "assignment": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]*$"},

@@ -21,9 +21,13 @@ from . import diagnose, netinfo
 from .conns import Net, TcpConn, UdpSock
 from .deadline import Deadline, poll_until
 from .diagnose import Diagnosis
-from .payload import SHOW_LIMIT, make_payload, plural, show
+from .payload import PAYLOAD_KEYS, SHOW_LIMIT, make_payload, plural, show, uses_randomness
 from .program import Program
 from .spec import Spec, Step, TestSpec
+
+
+class ReferenceFailed(Exception):
+    """The reference implementation did not do what the spec says: the spec is at fault."""
 
 
 class StepFailed(Exception):
@@ -54,6 +58,10 @@ class Context:
     signalled: str | None = None
     used_randomness: bool = False
     held: list[socket.socket] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)    # the test's files, by name
+    shadow: "Context | None" = None       # the reference, mirrored (expect: reference)
+    is_shadow: bool = False
+    replies: dict[str, list[bytes]] = field(default_factory=dict)   # the reference's replies, by socket
 
     def step_deadline(self, args: Any, what: str) -> Deadline:
         within = args.get("within") if isinstance(args, dict) else None
@@ -75,12 +83,16 @@ def _within(d: Deadline) -> str:
 # ------------------------------------------------------------------ helpers
 
 def _payload(ctx: Context, args: dict) -> bytes:
-    for key in ("text", "hex", "repeat", "random"):
+    for key in PAYLOAD_KEYS:
         if key in args:
-            if key == "random" and "seed" not in args["random"]:
-                ctx.used_randomness = True
-            return make_payload({key: args[key]}, ctx.rng)
+            return _make(ctx, {key: args[key]})
     raise StepFailed("internal: no payload")
+
+
+def _make(ctx: Context, spec: Any) -> bytes:
+    if uses_randomness(spec):
+        ctx.used_randomness = True
+    return make_payload(spec, ctx.rng, ctx.files)
 
 
 # When a step fails, a program that is on its way out gets this long to finish
@@ -167,7 +179,7 @@ def do_send(ctx: Context, step: Step) -> None:
     args = step.args if isinstance(step.args, dict) else {"text": step.args}
     sock = ctx.net.get(args.get("to"))
     if "each" in args or "together" in args:
-        msgs = [make_payload(m, ctx.rng) for m in args.get("each") or args.get("together")]
+        msgs = [_make(ctx, m) for m in args.get("each") or args.get("together")]
     else:
         msgs = [_payload(ctx, args)]
     if isinstance(sock, UdpSock):
@@ -235,6 +247,15 @@ def do_expect(ctx: Context, step: Step) -> None:
     args = step.args if isinstance(step.args, dict) else {"text": step.args}
     sock = ctx.net.get(args.get("from"))
     d = ctx.step_deadline(args, "expect")
+    if args.get("reference"):
+        if ctx.is_shadow:
+            return _collect_reference_reply(ctx, sock, args, d)
+        assert ctx.shadow is not None
+        queue = ctx.shadow.replies.get(sock.name) or []
+        if not queue:
+            raise ReferenceFailed(f"no reply of the reference on {sock.name} to compare with")
+        args = {k: v for k, v in args.items() if k != "reference"}
+        args["hex"] = queue.pop(0).hex()
     if isinstance(sock, UdpSock):
         return _expect_udp(ctx, sock, args, d)
     if "nothing" in args:
@@ -296,6 +317,47 @@ def do_expect(ctx: Context, step: Step) -> None:
     else:
         msg = f"on {sock.name}: expected {what}"
     raise StepFailed(msg, causes, details)
+
+
+# The reference's reply to a message is what it sends until it closes, or until
+# it has been quiet this long after its first byte.
+REFERENCE_QUIET = 0.1
+
+
+def _collect_reference_reply(ctx: Context, sock: TcpConn | UdpSock, args: dict, d: Deadline) -> None:
+    if isinstance(sock, UdpSock):
+        if not ctx.net.pump(d, lambda: bool(sock.datagrams)):
+            raise ReferenceFailed(f"the reference sent no datagram on {sock.name} within {_within(d)}")
+        data = sock.datagrams.pop(0)[0]
+        sock.awaiting.clear()
+    else:
+        state = {"n": -1, "quiet": None}
+
+        def settled() -> bool:
+            if sock.eof:
+                return True
+            if len(sock.inbuf) != state["n"]:
+                state["n"] = len(sock.inbuf)
+                state["quiet"] = Deadline.after(REFERENCE_QUIET)
+                return False
+            return bool(sock.inbuf) and state["quiet"].expired
+
+        ctx.net.pump(d, settled, tick=REFERENCE_QUIET / 4)
+        if not sock.inbuf and not sock.eof:
+            raise ReferenceFailed(f"the reference sent nothing on {sock.name} within {_within(d)}")
+        data = bytes(sock.inbuf)
+        sock.inbuf.clear()
+        sock.unexpected = b""
+    ctx.replies.setdefault(sock.name, []).append(data)
+
+
+def uses_reference(steps) -> bool:
+    for step in steps:
+        if step.action == "expect" and isinstance(step.args, dict) and step.args.get("reference"):
+            return True
+        if step.action == "repeat" and uses_reference(step.args["steps"]):
+            return True
+    return False
 
 
 def _expect_line(ctx: Context, sock: TcpConn, args: dict, d: Deadline) -> None:
@@ -705,7 +767,17 @@ ACTIONS: dict[str, Callable[[Context, Step], None]] = {
 }
 
 
+# Steps done to the reference too, when a test compares with it.
+MIRRORED = {"connect", "udp", "send", "expect", "expect_eof", "shutdown", "close"}
+
+
 def run_step(ctx: Context, step: Step) -> None:
+    if ctx.shadow is not None and step.action in MIRRORED:
+        try:
+            ACTIONS[step.action](ctx.shadow, step)
+        except StepFailed as f:
+            raise ReferenceFailed(f"step '{step.action}' (spec line {step.line}): {f.message}; "
+                                  + "; ".join(c for c, _ in f.causes if c)) from None
     try:
         ACTIONS[step.action](ctx, step)
     except StepFailed as f:

@@ -358,3 +358,33 @@ def test_choosing_a_tier():
         assert box.tier == info.tier
     finally:
         box.close()
+
+
+def test_advice_names_the_setting_that_blocks_user_namespaces(monkeypatch):
+    folder = Path(tempfile.mkdtemp(prefix="sg-test-"))
+    try:
+        for name, value in (("apparmor", "1"), ("clone", "1"), ("max", "100")):
+            (folder / name).write_text(value)
+        monkeypatch.setattr(sandbox, "APPARMOR_SYSCTL", str(folder / "apparmor"))
+        monkeypatch.setattr(sandbox, "USERNS_CLONE_SYSCTL", str(folder / "clone"))
+        monkeypatch.setattr(sandbox, "MAX_USERNS_SYSCTL", str(folder / "max"))
+        assert "kernel.apparmor_restrict_unprivileged_userns=0" in sandbox.userns_advice()
+        (folder / "apparmor").write_text("0")
+        (folder / "max").write_text("0")
+        assert "user.max_user_namespaces" in sandbox.userns_advice()
+        (folder / "max").write_text("100")
+        assert "seccomp=unconfined" in sandbox.userns_advice()
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_doctor_reports_the_tier(capsys):
+    import argparse
+    import json
+
+    from grader.cli import doctor
+    code = doctor.run(argparse.Namespace(json=True))
+    report = json.loads(capsys.readouterr().out)
+    assert report["tier"]["tier"] in sandbox.TIERS
+    assert code == (1 if report["tier"]["tier"] == "unsandboxed" else 0)
+    assert any(c["name"] == "tier userns" for c in report["checks"])

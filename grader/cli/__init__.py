@@ -33,6 +33,8 @@ COMMANDS = {
     "validate": Command("validate", "run a spec against the reference implementation (must be 100%)"),
     "doctor": Command("doctor", "say which sandbox tier this machine gives, and why"),
     "schema": Command("schema", "print the JSON Schema of the spec format"),
+    "gradescope": Command("gradescope", "build the Gradescope autograder zip for a spec"),
+    "init-ci": Command("init_ci", "write a GitHub Actions workflow that grades an assignment repo"),
 }
 
 

@@ -24,7 +24,7 @@ from .. import __version__
 from ..results import SubmissionResult, SubmissionStatus, TestResult
 from ..spec import Spec, load_spec
 from .jsonfmt import atomic_write
-from .views import clip, every_test, overview, submission_path, test_text
+from .views import clip, every_test, feedback_text, overview, submission_path
 
 # Our visibility levels are Gradescope's own names; the table keeps that a decision.
 VISIBILITY = {"visible": "visible", "hidden": "hidden", "after_due_date": "after_due_date"}
@@ -48,7 +48,7 @@ def test_entry(t: TestResult) -> dict[str, Any]:
         # Gradescope knows only passed/failed: an error (the grader's fault) or a test
         # that was not run cost the student the points, so they show as failed.
         "status": "passed" if t.passed else "failed",
-        "output": clip(test_text(t), TEST_OUTPUT_LIMIT),
+        "output": clip(feedback_text(t), TEST_OUTPUT_LIMIT),
         "output_format": OUTPUT_FORMAT,
         # The diagnosis codes ("htons", "sigpipe") let an instructor filter by cause.
         "tags": list(t.diagnoses),

@@ -18,7 +18,7 @@ from ..results import SubmissionResult, SubmissionStatus, TestStatus
 from ..spec import Spec
 from .jsonfmt import atomic_write
 from .terminal import header
-from .views import failing, points, score_line, test_text
+from .views import failing, feedback_text, points, score_line
 
 FILENAME = "report.html"
 
@@ -80,7 +80,7 @@ def submission_section(i: int, r: SubmissionResult, spec: Spec) -> str:
         if t.status is TestStatus.SKIPPED and r.status is not SubmissionStatus.GRADED:
             continue        # "not run: did not build" sixteen times says nothing new
         summary = f"{t.number}. {t.name}: {points(t.points)}/{points(t.max_points)} ({t.status.value})"
-        parts.append(f"<details><summary>{e(summary)}</summary><pre>{e(test_text(t))}</pre></details>")
+        parts.append(f"<details><summary>{e(summary)}</summary><pre>{e(feedback_text(t))}</pre></details>")
     parts.append("</section>")
     return "\n".join(parts)
 

@@ -31,7 +31,7 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 from ..results import SubmissionResult, SubmissionStatus, TestStatus
 from ..spec import Spec
 from .jsonfmt import atomic_write
-from .views import TestView, every_test, first_line, test_text
+from .views import TestView, every_test, feedback_text, first_line
 
 FILENAME = "junit.xml"
 
@@ -40,7 +40,7 @@ def test_case(v: TestView, r: SubmissionResult, spec: Spec, context: str) -> Tes
     """One ``<testcase>``; ``context`` (e.g. the build output) is added to its failure text."""
     t = v.result
     case = TestCase(t.name, classname=f"{spec.assignment}.{r.student}",
-                    elapsed_sec=t.duration, stdout=test_text(t) or None)
+                    elapsed_sec=t.duration, stdout=feedback_text(t) or None)
     body = "\n\n".join(part for part in (t.feedback, context) if part)
     message = first_line(t.feedback)
     if t.status is TestStatus.PASSED:

@@ -30,7 +30,7 @@ from ..results import SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from ..spec import Spec
 from .jsonfmt import atomic_write
 from .terminal import header
-from .views import failing, first_line, points, score_line, test_text
+from .views import failing, feedback_text, first_line, points, score_line
 
 FILENAME = "summary.md"
 MAX_ANNOTATIONS = 10
@@ -83,7 +83,7 @@ def test_table(r: SubmissionResult) -> str:
 
 def test_details(t: TestResult, prefix: str = "") -> str:
     summary = f"{prefix}{t.number}. {t.name}: {points(t.points)}/{points(t.max_points)}"
-    return details(summary, code_block(test_text(t)))
+    return details(summary, code_block(feedback_text(t)))
 
 
 def submission_problem(r: SubmissionResult) -> str:
@@ -159,7 +159,7 @@ def annotations(results: Sequence[SubmissionResult], spec: Spec) -> list[str]:
         for t in r.tests:
             if t.status in (TestStatus.FAILED, TestStatus.ERROR):
                 title = f"{who}{t.number}. {t.name} ({points(t.points)}/{points(t.max_points)})"
-                found.append((title, test_text(t)))
+                found.append((title, feedback_text(t)))
     if len(found) > MAX_ANNOTATIONS:
         more = len(found) - (MAX_ANNOTATIONS - 1)
         found = found[:MAX_ANNOTATIONS - 1] + [

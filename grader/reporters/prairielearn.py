@@ -7,8 +7,10 @@ student no attempt.  It is used where the spec's ``not_gradable`` list asks:
   knows (status "build failed" or "not gradable");
 - ``never_started``: every test failed because the program never served at
   all: each failed test carries a diagnosis in :data:`NEVER_STARTED` (it exited
-  before listening, never listened, or could not be started).  A program that
-  listens on the wrong port *did* start; it is graded (with the htons feedback).
+  before listening, never listened, bound without listening, or could not be
+  started).  A program that listens on the wrong port *did* start, and one
+  killed by a signal may have been serving: both are graded (with feedback
+  naming htons or the signal).
 
 A submission the grader itself failed on ("crashed") is always ``gradable:
 false``: its score says nothing about the student's work.
@@ -26,10 +28,11 @@ from typing import Any, Sequence
 from ..results import SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from ..spec import Spec
 from .jsonfmt import atomic_write
-from .views import clip, every_test, first_line, overview, score_line, submission_path, test_text
+from .views import (clip, every_test, feedback_text, first_line, overview, score_line,
+                    submission_path)
 
 # Diagnosis codes meaning "the program never got to serving" (grader.program, grader.engine).
-NEVER_STARTED = frozenset({"exited-early", "not-listening", "not-built"})
+NEVER_STARTED = frozenset({"exited-early", "not-listening", "no-listen", "not-built"})
 
 # PrairieLearn refuses results over 1 MB: keep each test's output well below that.
 TEST_OUTPUT_LIMIT = 8_000
@@ -62,7 +65,7 @@ def test_entry(t: TestResult) -> dict[str, Any]:
         "points": t.points,
         "max_points": t.max_points,
         "message": "" if t.passed else first_line(t.feedback),
-        "output": clip(test_text(t), TEST_OUTPUT_LIMIT),
+        "output": clip(feedback_text(t), TEST_OUTPUT_LIMIT),
     }
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ..results import SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from ..spec import Spec
@@ -29,6 +28,7 @@ NOT_RUN_UNSELECTED = "not run: this run was limited to other tests (grader check
 class TestView:
     """One spec test as a report shows it: its result, or a stand-in if it was not run."""
 
+    __test__ = False   # not a pytest test class
     result: TestResult
     ran: bool
 
@@ -69,7 +69,7 @@ def every_test(r: SubmissionResult, spec: Spec) -> list[TestView]:
     return ordered + list(by_name.values())     # results the spec does not know: keep them last
 
 
-def test_text(t: TestResult) -> str:
+def feedback_text(t: TestResult) -> str:
     """What a student reads about one test: its description, then the feedback if any."""
     return "\n".join(part for part in (t.description, t.feedback) if part)
 
@@ -86,6 +86,8 @@ def failing(r: SubmissionResult) -> list[TestResult]:
 def score_line(r: SubmissionResult) -> str:
     """``22/32 points`` out of the tests that ran, as the terminal report counts, with
     the assignment's total alongside when some tests did not run."""
+    if not r.tests:         # nothing ran (the grader crashed): out of the whole assignment
+        return f"{points(r.score)}/{points(r.max_score)} points"
     line = f"{points(r.score)}/{points(r.run_max_score)} points"
     notes = []
     if r.hidden_not_run:
