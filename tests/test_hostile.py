@@ -1,0 +1,116 @@
+"""Hostile submissions: the grader survives them, contains them, and grades the next one normally.
+
+Each sample in submissions/hostile/ is graded (a few tests of the tcp-echo
+spec, enough to run it) in every sandboxed tier this machine can show. For
+each: the recorded verdict, within its deadline; no process of it survives;
+the original folder is byte-for-byte unchanged; the next submission gets full
+marks; and no namespace, mount, cgroup or box user is left behind.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+
+import psutil
+import pytest
+
+from conftest import SPECS, SUBMISSIONS, expected_of
+from grader import GradeOptions, grade, load_spec
+from grader.sandbox import UID_BASE, UID_SLOTS, detect_tier, open_box
+from test_runner import tree_hash
+
+pytestmark = pytest.mark.timeout(180)
+
+HOSTILE = sorted(p.parent for p in (SUBMISSIONS / "hostile").glob("*/expected.yaml"))
+TESTS = ["listens", "echo-line", "sigterm"]
+SPEC = load_spec(SPECS / "tcp-echo.yaml")
+CORRECT = SUBMISSIONS / "tcp-echo" / "c-correct-fork"
+
+
+def _available(tier: str) -> str | None:
+    try:
+        open_box(tier).close()
+        return None
+    except Exception as e:        # noqa: BLE001 - the reason becomes the skip message
+        return str(e)
+
+
+TIERS = [pytest.param(t, marks=pytest.mark.skipif(bool(_available(t)), reason=f"tier {t}: {_available(t)}"))
+         for t in ("root", "userns")]
+
+
+def machine_state() -> dict[str, set]:
+    """What a grading run must not leave behind (other gradings may come and go meanwhile)."""
+    netns = set()
+    for link in glob.glob("/proc/[0-9]*/ns/net"):
+        try:
+            netns.add(os.readlink(link))
+        except OSError:
+            pass
+    box_users = set()
+    for p in psutil.process_iter(["uids"]):
+        try:
+            if UID_BASE <= p.info["uids"].real < UID_BASE + UID_SLOTS:
+                box_users.add(p.pid)
+        except (psutil.Error, TypeError):
+            pass
+    mounts = {ln.split(" - ")[0].split(" ", 4)[-1] for ln in open("/proc/self/mountinfo")}
+    return {
+        "netns": netns,
+        "mounts": mounts,
+        "cgroups": set(glob.glob("/sys/fs/cgroup/*/**/box-*", recursive=True)),
+        "box processes": box_users,
+    }
+
+
+def left_behind(before: dict[str, set], seconds: float = 3.0) -> dict[str, set]:
+    """What is there now and was not before, once the kernel has finished tearing down."""
+    end = time.monotonic() + seconds
+    while True:
+        new = {k: v - before[k] for k, v in machine_state().items()}
+        if not any(new.values()) or time.monotonic() > end:
+            return {k: v for k, v in new.items() if v}
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("sample", HOSTILE, ids=lambda p: p.name)
+def test_hostile_sample_is_contained(tier, sample):
+    exp = expected_of(sample)
+    before_files = tree_hash(sample)
+    before = machine_state()
+    started = time.monotonic()
+    r = grade(SPEC, sample, GradeOptions(tier=tier, only=TESTS))
+    took = time.monotonic() - started
+    assert r.tier == f"sandboxed-{tier}"
+    assert took < sum(t.timeout for t in SPEC.tests if t.name in TESTS) + 5
+    failed = sorted(t.name for t in r.tests if not t.passed)
+    expected_failed = [] if exp["score"] == "full" else sorted(set(exp["failed"]) & set(TESTS))
+    assert failed == expected_failed, {t.name: t.feedback for t in r.tests if not t.passed}
+    for test, text in exp.get("feedback", {}).items():
+        if test in TESTS:
+            assert text in next(t for t in r.tests if t.name == test).feedback
+    assert tree_hash(sample) == before_files, "the original submission was modified"
+    assert left_behind(before) == {}
+    nxt = grade(SPEC, CORRECT, GradeOptions(tier=tier, only=TESTS))
+    assert nxt.score == nxt.run_max_score, [t.feedback for t in nxt.tests]
+
+
+def test_endless_output_is_capped_and_said(tmp_path):
+    sample = SUBMISSIONS / "hostile" / "endless-printer"
+    text = (SPECS / "tcp-echo.yaml").read_text().replace("  total: 120\n", "  total: 120\n  output_kb: 64\n")
+    (tmp_path / "capped.yaml").write_text(text)
+    spec = load_spec(tmp_path / "capped.yaml")
+    assert spec.limits["output_kb"] == 64
+    r = grade(spec, sample, GradeOptions(only=["echo-line"]))
+    assert r.score == r.run_max_score
+    assert "output cut" in r.tests[0].stdout_tail
+
+
+def test_doctor_names_the_tier(run_cli):
+    code, out, _ = run_cli("doctor")
+    info = detect_tier()
+    assert info.tier in out
+    assert code == (0 if info.tier.startswith("sandboxed") else 1)
