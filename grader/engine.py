@@ -31,7 +31,7 @@ from .program import Program, base_env, render_argv
 from .results import (BuildResult, SubmissionResult, SubmissionStatus, TestResult,
                       TestStatus)
 from .shims import shim_path
-from .spec import REFERENCE_DIR, Language, Spec, TestSpec
+from .spec import Language, Spec, TestSpec
 from .steps import Context, ReferenceFailed, StepFailed, run_step, uses_reference
 
 HOST = "127.0.0.1"
@@ -99,7 +99,46 @@ def grade_reference(spec: Spec, options: GradeOptions | None = None) -> Submissi
     options = options or GradeOptions()
     lang = Language("reference", (), (), None, spec.reference_run)
     options.student = options.student or "reference"
-    return _Run(spec, REFERENCE_DIR, lang, options, reference=True).run()
+    return _Run(spec, spec.reference_dir, lang, options, reference=True).run()
+
+
+class Session:
+    """One submission made ready once (copied, boxed, built), then graded test by test.
+
+    ``grade()`` is a session over every selected test; the pytest plugin keeps
+    one session open and runs one test per pytest item::
+
+        with Session(spec, folder) as session:
+            result = session.grade(["echo-line"])
+    """
+
+    def __init__(self, spec: Spec, submission: str | Path, options: GradeOptions | None = None) -> None:
+        self.options = options or GradeOptions()
+        folder = Path(submission)
+        if not folder.exists():
+            raise SubmissionError(f"{folder}: no such submission folder")
+        if not folder.is_dir():
+            raise SubmissionError(f"{folder}: is a file; give the folder that holds the submission")
+        self._run = _Run(spec, folder, detect_language(spec, folder), self.options)
+
+    def __enter__(self) -> "Session":
+        self._run.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._run.close()
+
+    @property
+    def build(self) -> BuildResult | None:
+        return self._run.built
+
+    @property
+    def tier(self) -> str:
+        return self._run.box.tier if self._run.box is not None else "none"
+
+    def grade(self, only: list[str] | None = None) -> SubmissionResult:
+        opts = GradeOptions(**{**self.options.__dict__, "only": only or self.options.only})
+        return self._run.grade_selected(opts)
 
 
 class _Run:
@@ -115,6 +154,7 @@ class _Run:
         self.seed = options.seed if options.seed is not None else spec.seed
         self.limits = _limits(spec)
         self.timings: dict[str, float] = {"build": 0.0, "launch": 0.0, "tests": 0.0, "teardown": 0.0}
+        self._refdir: Workdir | None = None     # a copy of reference/ inside the box, made on first use
 
     def result(self, status: SubmissionStatus, tests: list[TestResult], *, tier: str,
                message: str = "", build: BuildResult | None = None, hidden: int = 0,
@@ -134,40 +174,70 @@ class _Run:
                            why, visibility=t.visibility) for t in tests]
 
     def run(self) -> SubmissionResult:
-        started = time.monotonic()
-        tests, hidden = selected_tests(self.spec, self.options)
+        self.open()
+        try:
+            return self.grade_selected(self.options)
+        finally:
+            self.close()
+
+    def open(self) -> None:
+        """Copy the submission, open its box and build it (once, for every test run after)."""
+        self.started = time.monotonic()
+        self.box: Box | None = None
+        self.workdir: Workdir | None = None
+        self.built: BuildResult | None = None
+        self.not_gradable = ""
         if self.lang is None:
             found = sorted(p.name for p in self.folder.iterdir())[:10]
-            msg = (f"no {expected_files(self.spec)} found in {self.folder}"
-                   + (f" (it holds: {', '.join(found)})" if found else " (it is empty)"))
-            return self.result(SubmissionStatus.NOT_GRADABLE, self.skipped(tests, msg),
-                               tier="none", message=msg, hidden=hidden, started=started)
-        workdir = Workdir(self.folder)
-        box = _open_box(self.options.tier)
+            self.not_gradable = (f"no {expected_files(self.spec)} found in {self.folder}"
+                                 + (f" (it holds: {', '.join(found)})" if found else " (it is empty)"))
+            return
+        self.workdir = Workdir(self.folder)
         try:
-            box.prepare_workdir(workdir.path)
-            env = base_env(workdir.path)
+            self.box = _open_box(self.options.tier)
+            self.box.prepare_workdir(self.workdir.path)
+            self.env = base_env(self.workdir.path)
             t = time.monotonic()
             try:
-                built = build(box, self.lang, workdir.path, seconds=self.spec.limits["build"],
-                              env=env, limits=self.limits)
+                self.built = build(self.box, self.lang, self.workdir.path,
+                                   seconds=self.spec.limits["build"], env=self.env, limits=self.limits)
             except OSError as e:
-                built = BuildResult(False, self.lang.name, [], f"could not run the build: {e}")
+                self.built = BuildResult(False, self.lang.name, [], f"could not run the build: {e}")
             self.timings["build"] = time.monotonic() - t
-            if not built.ok:
-                msg = "the submission did not build:\n" + built.output
-                return self.result(SubmissionStatus.BUILD_FAILED,
-                                   self.skipped(tests, "not run: the submission did not build"),
-                                   tier=box.tier, message=msg, build=built, hidden=hidden,
-                                   started=started)
-            results, status, message = self.run_tests(box, workdir.path, env, tests)
-            return self.result(status, results, tier=box.tier, message=message, build=built,
-                               hidden=hidden, started=started)
-        finally:
-            t = time.monotonic()
-            box.close()
-            workdir.remove()
-            self.timings["teardown"] += time.monotonic() - t
+        except BaseException:
+            self.close()
+            raise
+
+    def grade_selected(self, options: GradeOptions) -> SubmissionResult:
+        """Run the tests ``options`` select (the build was done by open())."""
+        started = time.monotonic() if self.built is None or self.timings["tests"] else self.started
+        tests, hidden = selected_tests(self.spec, options)
+        if self.not_gradable:
+            return self.result(SubmissionStatus.NOT_GRADABLE, self.skipped(tests, self.not_gradable),
+                               tier="none", message=self.not_gradable, hidden=hidden, started=started)
+        assert self.box is not None and self.workdir is not None and self.built is not None
+        if not self.built.ok:
+            msg = "the submission did not build:\n" + self.built.output
+            return self.result(SubmissionStatus.BUILD_FAILED,
+                               self.skipped(tests, "not run: the submission did not build"),
+                               tier=self.box.tier, message=msg, build=self.built, hidden=hidden,
+                               started=started)
+        results, status, message = self.run_tests(self.box, self.workdir.path, self.env, tests)
+        return self.result(status, results, tier=self.box.tier, message=message, build=self.built,
+                           hidden=hidden, started=started)
+
+    def close(self) -> None:
+        t = time.monotonic()
+        if getattr(self, "box", None) is not None:
+            self.box.close()
+            self.box = None
+        if getattr(self, "workdir", None) is not None:
+            self.workdir.remove()
+            self.workdir = None
+        if self._refdir is not None:
+            self._refdir.remove()
+            self._refdir = None
+        self.timings["teardown"] += time.monotonic() - t
 
     # -------------------------------------------------------------- tests
 
@@ -209,11 +279,10 @@ class _Run:
             written = self.write_files(workdir, ctx.files)
         failure: StepFailed | None = None
         error: str | None = None
-        shadow_dir: Workdir | None = None
+        ctx.reference = lambda argv, stdin=None: self.run_reference(box, env, ctx, argv, stdin)
         try:
             if self.spec.role == "server" and uses_reference(test.steps):
-                shadow_dir = Workdir(REFERENCE_DIR)
-                ctx.shadow = self.start_shadow(box, shadow_dir.path, env, ctx)
+                ctx.shadow = self.start_shadow(box, self.reference_dir(box), env, ctx)
             if self.spec.role == "client":
                 self.start_client(box, workdir, run_env, ctx, test)
             elif test.start:
@@ -255,8 +324,10 @@ class _Run:
                 if ctx.shadow.program:
                     ctx.shadow.program.stop()
                 ctx.shadow.net.close_all(reset=True)
-            if shadow_dir is not None:
-                shadow_dir.remove()
+            for helper in ctx.helpers:
+                helper.stop()
+            if self._refdir is not None and ctx.files:
+                self.remove_files(self._refdir.path, [self._refdir.path / n for n in ctx.files])
             self.timings["teardown"] += time.monotonic() - t
         duration = round(time.monotonic() - started, 4)
         stdout_tail = prog.proc.stdout.tail() if prog and prog.proc else ""
@@ -313,6 +384,27 @@ class _Run:
 
     # -------------------------------------------------------------- launching
 
+    def reference_dir(self, box: Box) -> Path:
+        """A copy of reference/ the box can see (the program's own view never includes it)."""
+        if self._refdir is None:
+            self._refdir = Workdir(self.spec.reference_dir)
+            box.prepare_workdir(self._refdir.path)
+        return self._refdir.path
+
+    def run_reference(self, box: Box, env: dict[str, str], ctx: Context, argv_template,
+                      stdin: bytes | None) -> Program:
+        """Start one of the spec's interop programs (reference server or client) in the box."""
+        refdir = self.reference_dir(box)
+        if ctx.files:
+            self.write_files(refdir, ctx.files)
+        argv = render_argv(argv_template, port=ctx.port, host=HOST, reference=refdir,
+                           python="python3")
+        prog = Program(box, argv, cwd=refdir, env=env, limits=self.limits, port=ctx.port,
+                       protocol=self.spec.protocol)
+        prog.start(stdin=stdin)
+        ctx.helpers.append(prog)
+        return prog
+
     def start_shadow(self, box: Box, refdir: Path, env: dict[str, str], ctx: Context) -> Context:
         """The reference, run beside the program, for steps that say ``expect: {reference: true}``.
 
@@ -367,7 +459,7 @@ class _Run:
 
     def argv(self, port: int, workdir: Path) -> list[str]:
         assert self.lang
-        reference = workdir if self.reference else REFERENCE_DIR
+        reference = workdir if self.reference else self.spec.reference_dir
         return render_argv(self.lang.run, port=port, host=HOST, reference=reference,
                            python="python3")
 
@@ -400,13 +492,18 @@ class _Run:
 
     def start_client(self, box: Box, workdir: Path, env: dict[str, str], ctx: Context,
                      test: TestSpec) -> None:
+        if test.peer == "reference":
+            server = ctx.reference(self.spec.interop["server"])
+            if not server.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"])).ok:
+                raise ReferenceFailed("the reference server did not start listening: "
+                                      + (server.proc.stderr.tail() if server.proc else ""))
         if test.peer == "listen":
             ls = box.socket(socket.AF_INET, socket.SOCK_STREAM)
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind((HOST, ctx.port))
             ls.listen(16)
             ctx.listener = ls
-        ctx.stdin = make_payload(test.stdin, ctx.rng) if test.stdin is not None else b""
+        ctx.stdin = make_payload(test.stdin, ctx.rng, ctx.files) if test.stdin is not None else b""
         prog = Program(box, self.argv(ctx.port, workdir), cwd=workdir, env=env,
                        limits=self.limits, port=ctx.port, protocol=self.spec.protocol)
         try:
@@ -417,4 +514,4 @@ class _Run:
         ctx.program = prog
 
 
-__all__ = ["GradeOptions", "grade", "grade_reference", "selected_tests"]
+__all__ = ["GradeOptions", "Session", "grade", "grade_reference", "selected_tests"]

@@ -13,6 +13,7 @@ is one of three states, each with its evidence:
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ READY, EXITED, NOT_READY = "ready", "exited", "not ready"
 # How long a program that visibly serves the wrong socket (another port, or
 # bound without listen()) may take to correct itself before that is the verdict.
 SETTLE_TIME = 0.3
+# How long SIGSTOP may take to take effect on every process of the program.
+STOP_WAIT = 1.0
 
 
 @dataclass
@@ -167,11 +170,17 @@ class Program:
         return total
 
     def signal_tree(self, sig: int) -> None:
-        for pid in self._tree():
+        pids = self._tree()
+        for pid in pids:
             try:
                 os.kill(pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
+        if sig == signal.SIGSTOP:
+            # A stop is delivered asynchronously: wait until every process really is
+            # stopped, or the race the caller wants to exclude is still open.
+            poll_until(lambda: all(_stopped_or_gone(pid) for pid in pids),
+                       Deadline.after(STOP_WAIT, "the program to stop"))
 
     def exit_status(self) -> int | None:
         return self.proc.poll() if self.proc else None
@@ -179,6 +188,15 @@ class Program:
     def stop(self) -> None:
         if self.proc:
             self.proc.kill()
+
+
+def _stopped_or_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2] in "tTZX"
 
 
 def base_env(workdir: Path | None = None) -> dict[str, str]:

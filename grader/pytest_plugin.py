@@ -30,6 +30,7 @@ and kept in ``config.stash``; nothing is kept in module globals.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
@@ -137,19 +138,25 @@ def resolve_settings(config: pytest.Config) -> Settings | None:
 class Grading:
     """Grades one submission's tests one at a time, and keeps what it found.
 
-    ``run`` grades one test with ``GradeOptions(only=[name])``, so each item
-    builds the submission again.  When the engine offers a session that builds
-    once and runs one test at a time, only ``run`` changes (docs/ci.md).
+    The submission is copied, boxed and built once, on the first item that
+    runs (an engine :class:`~grader.engine.Session`); each item then runs just
+    its own test in it.  The session is closed when pytest finishes.
     """
 
     settings: Settings
     spec: "Spec"
     results: dict[str, "SubmissionResult"] = field(default_factory=dict)
+    session: Any = None
 
-    def run(self, name: str) -> "SubmissionResult":
-        from .engine import GradeOptions, grade
-        options = GradeOptions(tier=self.settings.tier, seed=self.settings.seed, only=[name])
-        result = grade(self.spec, self.settings.submission, options)
+    def run(self, name: str, config: pytest.Config) -> "SubmissionResult":
+        if self.session is None:
+            from .engine import GradeOptions, Session
+            options = GradeOptions(tier=self.settings.tier, seed=self.settings.seed)
+            session = Session(self.spec, self.settings.submission, options)
+            session.__enter__()
+            config.add_cleanup(lambda: session.__exit__(None, None, None))
+            self.session = session
+        result = self.session.grade([name])
         self.results[name] = result
         return result
 
@@ -212,8 +219,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     grading = config.stash.get(GRADING, None)
     if grading is None:
         return
-    spec_file = SpecFile.from_parent(session, path=grading.settings.spec)
-    items.extend(spec_file.collect())
+    spec_path = grading.settings.spec
+    # The node id is the spec's path from the rootdir ("specs/tcp-echo.yaml::echo-line"),
+    # also for a spec outside it (pytest would otherwise start the id with "::").
+    nodeid = Path(os.path.relpath(spec_path, config.rootpath)).as_posix()
+    spec_file = SpecFile.from_parent(session, path=spec_path, nodeid=nodeid)
+    found = list(spec_file.collect())
+    # Report them as collected, so that pytest's "collected N items / M deselected" counts them.
+    config.hook.pytest_collectreport(
+        report=pytest.CollectReport(spec_file.nodeid, "passed", None, found))
+    items.extend(found)
 
 
 def item_timeout(spec: "Spec", test: "TestSpec") -> float:
@@ -248,8 +263,12 @@ class GraderItem(pytest.Item):
         self.test = test
 
     def runtest(self) -> None:
+        from .errors import GraderError
         grading = self.config.stash[GRADING]
-        result = grading.run(self.test.name)
+        try:
+            result = grading.run(self.test.name, self.config)
+        except GraderError as e:      # e.g. a tier this machine does not give: one line
+            raise GradedFailure(f"socket-grader: {e}") from None
         tests = [t for t in result.tests if t.name == self.test.name]
         if tests and tests[0].passed:
             return

@@ -34,7 +34,7 @@ DEFAULT_LIMITS = {
     "file_size_mb": 64, "output_kb": 8192,
 }
 
-SERVER_ONLY = {"connect", "udp", "launch", "expect_listening", "restart", "baseline",
+SERVER_ONLY = {"connect", "udp", "launch", "expect_listening", "restart", "baseline", "run_client",
                "expect_resources", "expect_running", "suspend", "resume"}
 CLIENT_ONLY = {"accept", "expect_stdout"}
 
@@ -88,11 +88,18 @@ class Spec:
     max_datagram: int
     languages: dict[str, Language]
     reference_run: tuple[str, ...]
+    interop: dict[str, tuple[str, ...]]
     limits: dict[str, float]
     not_gradable: tuple[str, ...]
     tests: tuple[TestSpec, ...]
     hash: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def reference_dir(self) -> Path:
+        """reference/ beside the spec's folder (specs/x.yaml -> reference/), else the grader's own."""
+        beside = self.path.resolve().parent.parent / "reference"
+        return beside if beside.is_dir() else REFERENCE_DIR
 
     @property
     def total_points(self) -> float:
@@ -267,6 +274,11 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
             raise fail(f"tests[{i}]: test name {td['name']!r} is used twice", where + ["name"])
         seen_names.add(td["name"])
         steps = _step_list(td["steps"], root, where + ["steps"], fail)
+        if td.get("peer") == "reference" and "server" not in data.get("interop", {}):
+            raise fail(f"test {td['name']!r}: peer: reference needs interop.server in the spec",
+                       where + ["peer"])
+        if _uses(steps, "run_client") and "client" not in data.get("interop", {}):
+            raise fail(f"test {td['name']!r}: run_client needs interop.client in the spec", where)
         _check_steps(steps, role, data["protocol"], td, lambda m, s: SpecError(name, f"test {td['name']!r}: {m}", line=s.line))
         tests.append(TestSpec(
             name=td["name"], number=str(i + 1), description=td.get("description", "").strip(),
@@ -283,8 +295,14 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
         seed=data.get("seed", _seed_from(data["assignment"])),
         max_datagram=data.get("max_datagram", 65507),
         languages=languages, reference_run=tuple(data["reference"]["run"]), limits=limits,
+        interop={k: tuple(v) for k, v in data.get("interop", {}).items()},
         not_gradable=tuple(data.get("not_gradable", [])),
         tests=tuple(tests), hash=hashlib.sha256(canonical.encode()).hexdigest()[:12], raw=data)
+
+
+def _uses(steps, action: str) -> bool:
+    return any(s.action == action or (s.action == "repeat" and _uses(s.args["steps"], action))
+               for s in steps)
 
 
 def _check_steps(steps, role: str, protocol: str, td: dict, err, opened: set[str] | None = None) -> set[str]:

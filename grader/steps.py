@@ -61,6 +61,8 @@ class Context:
     files: dict[str, bytes] = field(default_factory=dict)    # the test's files, by name
     shadow: "Context | None" = None       # the reference, mirrored (expect: reference)
     is_shadow: bool = False
+    reference: Callable[..., Program] | None = None   # starts an interop program (argv, stdin)
+    helpers: list[Program] = field(default_factory=list)   # interop programs started by the test
     replies: dict[str, list[bytes]] = field(default_factory=dict)   # the reference's replies, by socket
 
     def step_deadline(self, args: Any, what: str) -> Deadline:
@@ -738,6 +740,34 @@ def do_expect_stderr(ctx: Context, step: Step) -> None:
         raise StepFailed(f"standard error does not contain {show(step.args['contains'].encode())}")
 
 
+def do_run_client(ctx: Context, step: Step) -> None:
+    """Interop: the reference client talks to the student's server; its output is checked."""
+    args = step.args
+    interop = ctx.spec.interop.get("client")
+    assert interop and ctx.reference, "run_client needs interop.client in the spec"
+    stdin = _make(ctx, args["stdin"]) if "stdin" in args else b""
+    client = ctx.reference(list(interop) + list(args.get("args", [])), stdin)
+    d = ctx.step_deadline(args, "the reference client")
+    status = client.proc.wait(d) if client.proc else None
+    if status is None:
+        raise StepFailed(f"the reference client did not finish within {_within(d)} talking to the "
+                         "server", _program_gone(ctx) or [
+                             ("the server stopped answering the reference client", "interop-hangs")])
+    client.proc.stdout.join(ctx.deadline.sooner(1.0))
+    out = client.proc.stdout.data
+    want_status = args.get("status", 0)
+    if status != want_status:
+        raise StepFailed(f"the reference client ended with {_show_status(status)} talking to the "
+                         f"server, expected {_show_status(want_status)}", _program_gone(ctx),
+                         [f"its stderr: {client.proc.stderr.tail(4)}"])
+    if "expect_stdout" in args:
+        expected = _make(ctx, args["expect_stdout"])
+        if out != expected:
+            raise StepFailed("the reference client's output, talking to the server, is not what "
+                             "it should be", diagnose.compare_bytes(expected, out, eof=True),
+                             [f"expected: {show(expected)}", f"got:      {show(out) if out else '(nothing)'}"])
+
+
 def do_repeat(ctx: Context, step: Step) -> None:
     for i in range(step.args["times"]):
         for sub in step.args["steps"]:
@@ -763,7 +793,7 @@ ACTIONS: dict[str, Callable[[Context, Step], None]] = {
     "signal": do_signal, "restart": do_restart, "suspend": do_suspend, "resume": do_resume,
     "baseline": do_baseline, "expect_resources": do_expect_resources,
     "expect_stdout": do_expect_stdout, "expect_stderr": do_expect_stderr,
-    "repeat": do_repeat,
+    "repeat": do_repeat, "run_client": do_run_client,
 }
 
 
