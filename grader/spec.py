@@ -317,7 +317,10 @@ def _check_steps(steps, role: str, protocol: str, td: dict, err, opened: set[str
         if a in ("connect", "udp", "accept"):
             opened.add(args if isinstance(args, str) else args["name"])
         elif a == "repeat":
-            _check_steps(args["steps"], role, protocol, td, err, opened)
+            inner = _check_steps(args["steps"], role, protocol, td, err, set(opened))
+            # Names opened inside stay open after it, one per round ("c{i}" -> c0, c1, ...).
+            for name in inner - opened:
+                opened.update(name.replace("{i}", str(i)) for i in range(args["times"]))
         elif a in ("send", "expect", "expect_eof", "shutdown", "close", "echo_back"):
             target = None
             if isinstance(args, str):

@@ -67,6 +67,8 @@ ACTIONS: dict[str, Any] = {
                  "description": "several messages, each its own write (TCP) or datagram (UDP)"},
         "together": {"type": "array", "items": PAYLOAD, "minItems": 1,
                      "description": "several messages coalesced into one write"},
+        "delay": {"type": "number", "exclusiveMinimum": 0, "maximum": 5,
+                  "description": "send this many seconds later (replies keep flowing meanwhile)"},
         "within": WITHIN,
     })]},
     "expect": {"oneOf": [{"type": "string"}, obj({

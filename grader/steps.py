@@ -191,6 +191,10 @@ def do_send(ctx: Context, step: Step) -> None:
             except OSError as e:
                 raise StepFailed(f"could not send a {len(m)}-byte datagram on {sock.name}: {e.strerror or e}")
         return
+    if args.get("delay"):
+        # Stimulus timing (like a split's gap): the bytes go out this much later,
+        # so that what the program was sent earlier has surely been handled.
+        ctx.net.idle(ctx.deadline.sooner(args["delay"]))
     d = ctx.step_deadline(args, "send")
     if "together" in args:
         msgs = [b"".join(msgs)]
