@@ -155,6 +155,7 @@ class _Run:
         self.limits = _limits(spec)
         self.timings: dict[str, float] = {"build": 0.0, "launch": 0.0, "tests": 0.0, "teardown": 0.0}
         self._refdir: Workdir | None = None     # a copy of reference/ inside the box, made on first use
+        self.shared: Program | None = None      # lifetime: per-run: the program serving every test
 
     def result(self, status: SubmissionStatus, tests: list[TestResult], *, tier: str,
                message: str = "", build: BuildResult | None = None, hidden: int = 0,
@@ -228,6 +229,9 @@ class _Run:
 
     def close(self) -> None:
         t = time.monotonic()
+        if self.shared is not None:
+            self.shared.stop()
+            self.shared = None
         if getattr(self, "box", None) is not None:
             self.box.close()
             self.box = None
@@ -266,7 +270,8 @@ class _Run:
         deadline = total.sooner(test.timeout, f"test {test.name}")
         seed = test_seed(self.seed, test)
         rng = random.Random(seed)
-        port = box.choose_port(self.spec.port)
+        shared = self.shared if self.shared and self.shared.exit_status() is None else None
+        port = shared.port if shared else box.choose_port(self.spec.port)
         run_env = dict(env)
         for shim in test.shims:
             run_env["LD_PRELOAD"] = str(self.install_shim(workdir, shim))
@@ -285,8 +290,12 @@ class _Run:
                 ctx.shadow = self.start_shadow(box, self.reference_dir(box), env, ctx)
             if self.spec.role == "client":
                 self.start_client(box, workdir, run_env, ctx, test)
+            elif test.start and shared is not None and not test.shims:
+                ctx.program = shared          # lifetime: per-run, and it is still serving
             elif test.start:
                 ctx.program = ctx.launch(None)
+                if self.spec.lifetime == "per-run" and not test.shims:
+                    self.shared = ctx.program
                 r = ctx.program.readiness
                 if r is not None and not r.ok:
                     raise StepFailed(f"the server did not start listening on port {port}",
@@ -308,10 +317,14 @@ class _Run:
         finally:
             t = time.monotonic()
             prog = ctx.program
+            keep = (prog is not None and prog is self.shared and failure is None and error is None
+                    and not prog.expected_exit and prog.exit_status() is None)
+            if not keep:
+                self.shared = None
             # Stop the program first, then reset the grader's connections: a reset
             # (not a FIN) leaves no TIME_WAIT behind on the program's port, so the
             # next test in the same box starts with the port as free as the first.
-            if prog and prog.proc:
+            if prog and prog.proc and not keep:
                 prog.stop()
             ctx.net.close_all(reset=True)
             if ctx.listener:

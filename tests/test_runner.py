@@ -143,3 +143,49 @@ def test_seed_replays_the_same_random_data():
     assert a.tests[0].feedback == b.tests[0].feedback
     assert "grader check --seed 42" in a.tests[0].feedback
     assert a.tests[0].seed == 42
+
+
+PER_RUN = textwrap.dedent("""\
+    assignment: counter
+    role: server
+    protocol: tcp
+    port: 5001
+    lifetime: per-run
+    languages:
+      python:
+        files: [server.py]
+        run: [python3, server.py, "{port}"]
+    reference:
+      run: [python3, "{reference}/tcp_echo_server.py", "{port}"]
+    tests:
+      - name: first
+        points: 1
+        steps:
+          - connect: a
+          - expect: {from: a, line: "1"}
+      - name: second
+        points: 1
+        steps:
+          - connect: a
+          - expect: {from: a, line: "2"}
+    """)
+
+
+def test_per_run_lifetime_keeps_one_server_for_all_tests(tmp_path):
+    path = tmp_path / "counter.yaml"
+    path.write_text(PER_RUN)
+    sub = submission(tmp_path, "server.py", """\
+        import socket, sys
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", int(sys.argv[1]))); s.listen()
+        n = 0
+        while True:
+            c, _ = s.accept(); n += 1; c.sendall(b"%d\\n" % n); c.close()
+        """)
+    r = grade(load_spec(path), sub)
+    assert [t.passed for t in r.tests] == [True, True], [t.feedback for t in r.tests]
+    per_test = load_spec(path.parent / "counter.yaml")
+    path.write_text(PER_RUN.replace("lifetime: per-run", "lifetime: per-test"))
+    r = grade(load_spec(path), sub)
+    assert [t.passed for t in r.tests] == [True, False]
+    assert per_test.lifetime == "per-run"
