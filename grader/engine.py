@@ -28,6 +28,7 @@ from .deadline import Deadline
 from .errors import SubmissionError
 from .payload import make_payload, uses_randomness
 from .program import Program, base_env, render_argv
+from .relay import Impairments, Relay
 from .results import (BuildResult, SubmissionResult, SubmissionStatus, TestResult,
                       TestStatus)
 from .shims import shim_path
@@ -97,7 +98,7 @@ def grade(spec: Spec, submission: str | Path, options: GradeOptions | None = Non
 def grade_reference(spec: Spec, options: GradeOptions | None = None) -> SubmissionResult:
     """Run ``spec`` against its own reference implementation (should be 100%)."""
     options = options or GradeOptions()
-    lang = Language("reference", (), (), None, spec.reference_run)
+    lang = Language("reference", (), (), None, spec.reference_run, spec.reference_sender)
     options.student = options.student or "reference"
     return _Run(spec, spec.reference_dir, lang, options, reference=True).run()
 
@@ -290,6 +291,8 @@ class _Run:
                 ctx.shadow = self.start_shadow(box, self.reference_dir(box), env, ctx)
             if self.spec.role == "client":
                 self.start_client(box, workdir, run_env, ctx, test)
+            elif self.spec.role == "pair":
+                self.start_pair(box, workdir, run_env, ctx, test, seed)
             elif test.start and shared is not None and not test.shims:
                 ctx.program = shared          # lifetime: per-run, and it is still serving
             elif test.start:
@@ -337,8 +340,10 @@ class _Run:
                 if ctx.shadow.program:
                     ctx.shadow.program.stop()
                 ctx.shadow.net.close_all(reset=True)
-            for helper in ctx.helpers:
+            for helper in [*ctx.helpers, *ctx.programs.values()]:
                 helper.stop()
+            if ctx.relay is not None:
+                ctx.relay.stop()
             if self._refdir is not None and ctx.files:
                 self.remove_files(self._refdir.path, [self._refdir.path / n for n in ctx.files])
             self.timings["teardown"] += time.monotonic() - t
@@ -502,6 +507,38 @@ class _Run:
             prog.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"], "listening"))
         self.timings["launch"] += time.monotonic() - t
         return prog
+
+    def start_pair(self, box: Box, workdir: Path, env: dict[str, str], ctx: Context,
+                   test: TestSpec, seed: int) -> None:
+        """Receiver first (on its port), then the grader's network, then the sender talking to it."""
+        assert self.lang and self.lang.run_sender
+        receiver = Program(box, self.argv(ctx.port, workdir), cwd=workdir, env=env,
+                           limits=self.limits, port=ctx.port, protocol="udp")
+        try:
+            receiver.start()
+        except OSError as e:
+            raise StepFailed(f"could not start {' '.join(receiver.argv)}: {e.strerror or e}",
+                             [("the build did not produce the program the spec runs", "not-built")])
+        ctx.programs["receiver"] = ctx.program = receiver
+        r = receiver.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"], "the receiver"))
+        if not r.ok:
+            raise StepFailed(f"the receiver is not receiving on port {ctx.port}",
+                             receiver.explain_not_ready(r, self.spec.limits["ready"]))
+        relay_port = box.choose_port(self.spec.port + 1)
+        sock = box.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((HOST, relay_port))
+        ctx.relay = Relay(sock, (HOST, ctx.port), Impairments.from_spec(test.network), seed)
+        ctx.relay.start()
+        if test.network:
+            ctx.used_randomness = True
+        ctx.stdin = make_payload(test.stdin, ctx.rng, ctx.files) if test.stdin is not None else b""
+        argv = render_argv(self.lang.run_sender, port=relay_port, host=HOST,
+                           reference=workdir if self.reference else self.spec.reference_dir,
+                           python="python3")
+        sender = Program(box, argv, cwd=workdir, env=env, limits=self.limits, port=relay_port,
+                         protocol="udp")
+        sender.start(stdin=ctx.stdin)
+        ctx.programs["sender"] = sender
 
     def start_client(self, box: Box, workdir: Path, env: dict[str, str], ctx: Context,
                      test: TestSpec) -> None:

@@ -37,6 +37,7 @@ DEFAULT_LIMITS = {
 SERVER_ONLY = {"connect", "udp", "launch", "expect_listening", "restart", "baseline", "run_client",
                "expect_resources", "expect_running", "suspend", "resume"}
 CLIENT_ONLY = {"accept", "expect_stdout"}
+PAIR_STEPS = {"expect_exit", "expect_stdout", "expect_stderr", "signal"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Language:
     build: tuple[tuple[str, ...], ...]
     build_with_makefile: tuple[tuple[str, ...], ...] | None
     run: tuple[str, ...]
+    run_sender: tuple[str, ...] | None = None     # pair role: the second program
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class TestSpec:
     peer: str
     stdin: Any
     files: dict[str, Any]
+    network: dict[str, float]
     shims: tuple[str, ...]
     steps: tuple[Step, ...]
 
@@ -88,6 +91,7 @@ class Spec:
     max_datagram: int
     languages: dict[str, Language]
     reference_run: tuple[str, ...]
+    reference_sender: tuple[str, ...] | None
     interop: dict[str, tuple[str, ...]]
     limits: dict[str, float]
     not_gradable: tuple[str, ...]
@@ -252,7 +256,7 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
 
     languages = {}
     for lang, ld in data["languages"].items():
-        for cmd in [ld["run"], *ld.get("build", []), *ld.get("build_with_makefile", [])]:
+        for cmd in [ld["run"], ld.get("run_sender", []), *ld.get("build", []), *ld.get("build_with_makefile", [])]:
             for part in cmd:
                 for ph in re.findall(r"{(\w*)}", part):
                     if ph not in PLACEHOLDERS:
@@ -262,7 +266,10 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
         languages[lang] = Language(
             lang, tuple(ld["files"]), tuple(tuple(c) for c in ld.get("build", [])),
             tuple(tuple(c) for c in ld["build_with_makefile"]) if "build_with_makefile" in ld else None,
-            tuple(ld["run"]))
+            tuple(ld["run"]), tuple(ld["run_sender"]) if "run_sender" in ld else None)
+        if data["role"] == "pair" and "run_sender" not in ld:
+            raise fail(f"languages.{lang}: a pair spec needs run_sender (run is the receiver)",
+                       ["languages", lang])
 
     limits = {**DEFAULT_LIMITS, **data.get("limits", {})}
     role = data["role"]
@@ -285,6 +292,7 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
             points=float(td["points"]), visibility=td.get("visibility", "visible"),
             timeout=float(td.get("timeout", limits["test"])), start=td.get("start", True),
             peer=td.get("peer", "listen"), stdin=td.get("stdin"), files=dict(td.get("files", {})),
+            network=dict(td.get("network", {})),
             shims=tuple(td.get("shims", [])), steps=steps))
 
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
@@ -295,6 +303,7 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
         seed=data.get("seed", _seed_from(data["assignment"])),
         max_datagram=data.get("max_datagram", 65507),
         languages=languages, reference_run=tuple(data["reference"]["run"]), limits=limits,
+        reference_sender=tuple(data["reference"]["run_sender"]) if "run_sender" in data["reference"] else None,
         interop={k: tuple(v) for k, v in data.get("interop", {}).items()},
         not_gradable=tuple(data.get("not_gradable", [])),
         tests=tuple(tests), hash=hashlib.sha256(canonical.encode()).hexdigest()[:12], raw=data)
@@ -312,6 +321,8 @@ def _check_steps(steps, role: str, protocol: str, td: dict, err, opened: set[str
         a, args = step.action, step.args
         if role == "client" and a in SERVER_ONLY:
             raise err(f"step {a!r} is for server specs (this spec's role is client)", step)
+        if role == "pair" and a not in PAIR_STEPS:
+            raise err(f"step {a!r} is not for pair specs (steps: {', '.join(sorted(PAIR_STEPS))})", step)
         if role == "server" and a in CLIENT_ONLY:
             raise err(f"step {a!r} is for client specs (this spec's role is server)", step)
         if a in ("connect", "udp", "accept"):

@@ -63,6 +63,8 @@ class Context:
     is_shadow: bool = False
     reference: Callable[..., Program] | None = None   # starts an interop program (argv, stdin)
     helpers: list[Program] = field(default_factory=list)   # interop programs started by the test
+    programs: dict[str, Program] = field(default_factory=dict)   # pair role: sender, receiver
+    relay: Any = None                     # pair role: the grader's network between them
     replies: dict[str, list[bytes]] = field(default_factory=dict)   # the reference's replies, by socket
 
     def step_deadline(self, args: Any, what: str) -> Deadline:
@@ -517,10 +519,18 @@ def do_close(ctx: Context, step: Step) -> None:
 
 # ------------------------------------------------------------------ the program
 
-def _need_program(ctx: Context, what: str) -> Program:
-    if not ctx.program or not ctx.program.proc:
+def _need_program(ctx: Context, what: str, args: Any = None) -> Program:
+    """The program a step is about: ``program: sender`` picks one of a pair."""
+    name = args.get("program") if isinstance(args, dict) else None
+    prog = ctx.programs.get(name) if name else ctx.program
+    if not prog or not prog.proc:
         raise StepFailed(f"{what}: the program was not started (add a launch step)")
-    return ctx.program
+    return prog
+
+
+def _who(args: Any) -> str:
+    name = args.get("program") if isinstance(args, dict) else None
+    return f"the {name}" if name else "the program"
 
 
 def do_launch(ctx: Context, step: Step) -> None:
@@ -596,7 +606,7 @@ def _show_status(status: int) -> str:
 
 
 def do_expect_exit(ctx: Context, step: Step) -> None:
-    prog = _need_program(ctx, "expect_exit")
+    prog = _need_program(ctx, "expect_exit", step.args)
     assert prog.proc
     prog.expected_exit = True
     d = ctx.step_deadline(step.args, "exit")
@@ -618,7 +628,7 @@ def do_expect_exit(ctx: Context, step: Step) -> None:
                 if s.kind == kind and s.port and s.port != prog.port and (s.listening or kind == socket.SOCK_DGRAM):
                     causes.insert(0, diagnose.wrong_port(prog.port, s.port, ctx.spec.protocol))
                     break
-        raise StepFailed(f"the program did not exit within {_within(d)}", causes)
+        raise StepFailed(f"{_who(step.args)} did not exit within {_within(d)}", causes)
     if not _status_ok(status, want):
         if want in ("zero", None):
             wanted = "exit status 0"
@@ -634,7 +644,7 @@ def do_expect_exit(ctx: Context, step: Step) -> None:
         if want == "nonzero" and status == 0:
             causes.append(("it exited with status 0 after a failure: exit with a non-zero status "
                            "(e.g. exit(1)) when something goes wrong", "exit-zero-on-error"))
-        raise StepFailed(f"the program ended with {_show_status(status)}, expected {wanted}", causes)
+        raise StepFailed(f"{_who(step.args)} ended with {_show_status(status)}, expected {wanted}", causes)
     if step.args.get("stderr") == "nonempty":
         prog.proc.stderr.join(ctx.deadline.sooner(0.5))
         if not prog.proc.stderr.data.strip():
@@ -707,7 +717,7 @@ def do_expect_resources(ctx: Context, step: Step) -> None:
 
 
 def do_expect_stdout(ctx: Context, step: Step) -> None:
-    prog = _need_program(ctx, "expect_stdout")
+    prog = _need_program(ctx, "expect_stdout", step.args)
     assert prog.proc
     d = ctx.step_deadline(step.args, "stdout")
     if prog.proc.wait(d) is None:
@@ -722,6 +732,18 @@ def do_expect_stdout(ctx: Context, step: Step) -> None:
                              details=[f"output: {show(out)}"])
         return
     expected = ctx.stdin if args.get("stdin") else _payload(ctx, args)
+    if out != expected and ctx.spec.role == "pair":
+        causes = [c for c in diagnose.compare_bytes(expected, out, eof=True) if c[1] != "mismatch"]
+        if len(out) > len(expected):
+            causes.append(("the receiver wrote more than was sent: a duplicated or retransmitted "
+                           "packet was written again (check its sequence number first)", "rudp-duplicates"))
+        elif len(out) < len(expected):
+            causes.append(("the receiver wrote less than was sent: a lost packet was never "
+                           "retransmitted, or the receiver stopped early", "rudp-lost-data"))
+        if ctx.relay is not None:
+            causes.append((ctx.relay.stats.summary(), "network"))
+        raise StepFailed("the receiver's output is not the file the sender was given", causes,
+                         [f"expected: {show(expected)}", f"got:      {show(out) if out else '(nothing)'}"])
     if out != expected:
         causes = diagnose.compare_bytes(expected, out, eof=True)
         if expected.startswith(out) and out and b"\0" not in expected[len(out):len(out) + 1]:
@@ -733,7 +755,7 @@ def do_expect_stdout(ctx: Context, step: Step) -> None:
 
 
 def do_expect_stderr(ctx: Context, step: Step) -> None:
-    prog = _need_program(ctx, "expect_stderr")
+    prog = _need_program(ctx, "expect_stderr", step.args)
     assert prog.proc
     prog.proc.stderr.join(ctx.deadline.sooner(1.0))
     err = prog.proc.stderr.data
