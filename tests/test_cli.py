@@ -17,7 +17,7 @@ ECHO = SPECS / "tcp-echo.yaml"
 def test_full_marks_exit_zero_and_report(run_cli):
     code, out, _ = run_cli("check", ECHO, SUBMISSIONS / "tcp-echo" / "c-correct-poll")
     assert code == 0
-    assert "score: 32/32" in out
+    assert "score: 33/33" in out
     assert "spec " in out and "seed " in out
 
 
