@@ -80,6 +80,11 @@ class Context:
         return "::1" if family == socket.AF_INET6 else self.host
 
 
+NO_SHUTDOWN: Diagnosis = (
+    "the client did not shut down its sending side after sending all its input: call "
+    "shutdown(fd, SHUT_WR) so the server sees the end", "no-shutdown")
+
+
 def _within(d: Deadline) -> str:
     return f"{d.seconds:g} s"
 
@@ -472,8 +477,7 @@ def do_expect_eof(ctx: Context, step: Step) -> None:
             causes.append(("the server never closed its side of the connection after the client "
                            "closed its own: when recv() returns 0, close() the socket", "no-close"))
     elif ctx.spec.role == "client" and not causes:
-        causes.append(("the client did not shut down its sending side after sending all its input: "
-                       "call shutdown(fd, SHUT_WR) so the server sees the end", "no-shutdown"))
+        causes.append(NO_SHUTDOWN)
     raise StepFailed(f"waited {_within(d)} on {sock.name} for the end of the stream "
                      f"(the peer closing or shutting down)", causes)
 
@@ -487,9 +491,7 @@ def do_echo_back(ctx: Context, step: Step) -> None:
     d = ctx.step_deadline(args, "echo")
     while not sock.eof:
         if not ctx.net.pump(d, lambda: bool(sock.inbuf) or sock.eof):
-            causes = _program_gone(ctx) or [
-                ("the client did not shut down its sending side after sending all its input: "
-                 "call shutdown(fd, SHUT_WR) so the server sees the end", "no-shutdown")]
+            causes = _program_gone(ctx) or [NO_SHUTDOWN]
             raise StepFailed(f"echoed {plural(sock.sent_total, 'byte')} on {sock.name}, then waited "
                              f"{_within(d)} for more or for the end of the stream", causes)
         if sock.inbuf:
