@@ -70,12 +70,19 @@ def compare_bytes(expected: bytes, got: bytes, *, eof: bool) -> list[Diagnosis]:
                     "data was decoded as text; pass the bytes through unchanged", "text-decoding"))
         return out
     at = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
-    if expected[at:at + 1] == b"\0" and b"\0" not in got[at:at + 1]:
+    for n in (8, 4, 2):
+        want, have = expected[at - at % n:at - at % n + n], got[at - at % n:at - at % n + n]
+        if len(want) == n and want != have and want[::-1] == have:
+            out.append((f"{'an' if n == 8 else 'a'} {n}-byte number arrived with its bytes reversed: it was sent in the "
+                        "machine's byte order, not in network byte order (big-endian): use "
+                        "htonl()/htons()/htobe64() or build it byte by byte", "byte-order"))
+            return out
+    probe = got[at:at + 16]
+    skip = expected.find(probe, at + 1) if len(probe) >= 8 else -1
+    if skip > at and expected[at] == 0:
         out.append(("the bytes from a NUL (0x00) byte on were lost: strlen() or %s was used on "
                     "binary data; use the byte count that recv() returned", "nul-truncation"))
         return out
-    probe = got[at:at + 16]
-    skip = expected.find(probe, at + 1) if len(probe) >= 8 else -1
     if skip > at:
         out.append((f"bytes from offset {at} on are missing and what follows "
                     "came early: part of the data was never sent (send() wrote less than asked "
