@@ -529,7 +529,7 @@ class _Run:
         sock.bind((HOST, relay_port))
         ctx.relay = Relay(sock, (HOST, ctx.port), Impairments.from_spec(test.network), seed)
         ctx.relay.start()
-        if test.network:
+        if test.network.keys() - {"lose_first_reply_to"}:
             ctx.used_randomness = True
         ctx.stdin = make_payload(test.stdin, ctx.rng, ctx.files) if test.stdin is not None else b""
         argv = render_argv(self.lang.run_sender, port=relay_port, host=HOST,

@@ -3,9 +3,13 @@
 For `role: pair` specs (reliable-udp): the sender talks to the relay's port,
 the relay forwards each datagram to the receiver and each reply back to the
 sender, and on the way it drops, duplicates and delays them (a delay larger
-than the next datagram's reorders them). Every decision is drawn from one
-random generator seeded from the test's seed, in the order datagrams arrive,
-so a failure replays exactly with `grader check --seed S`.
+than the next datagram's reorders them).
+
+What happens to a datagram is decided by the test's seed and the datagram
+itself: its direction, its bytes, and how many times the same bytes were seen
+before. So "the first copy of DATA 5 is lost, its retransmission gets
+through" holds in every run, however the programs' timers fall; a failure
+replays with `grader check --seed S`, and a grade does not depend on timing.
 
 The relay runs in a thread for the length of one test; its socket lives in the
 box's network (made by ``box.socket``), like every other probe socket.
@@ -13,6 +17,7 @@ box's network (made by ``box.socket``), like every other probe socket.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import random
 import select
@@ -27,11 +32,15 @@ class Impairments:
     drop: float = 0.0          # probability that a datagram is lost
     duplicate: float = 0.0     # probability that it is delivered twice
     delay: float = 0.0         # each copy is held for a uniform 0..delay seconds
+    # The first reply that follows a datagram starting with these bytes is lost:
+    # a targeted loss, such as the ACK of the last packet (the classic hard case).
+    lose_first_reply_to: bytes = b""
 
     @classmethod
     def from_spec(cls, d: dict | None) -> "Impairments":
         d = d or {}
-        return cls(float(d.get("drop", 0.0)), float(d.get("duplicate", 0.0)), float(d.get("delay", 0.0)))
+        return cls(float(d.get("drop", 0.0)), float(d.get("duplicate", 0.0)), float(d.get("delay", 0.0)),
+                   bytes.fromhex(d.get("lose_first_reply_to", "")))
 
 
 @dataclass
@@ -62,12 +71,15 @@ class Relay:
         self.sock.setblocking(False)
         self.target = target
         self.impair = impair
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self._seen: dict[tuple[str, bytes], int] = {}
         self.stats = RelayStats()
         self.sender: tuple | None = None
         self._queue: list[_Pending] = []
         self._order = 0
         self._stop = threading.Event()
+        self._armed = False           # a targeted loss is waiting for its reply
+        self._targeted_done = False
         self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
 
     def start(self) -> None:
@@ -101,16 +113,30 @@ class Relay:
         if addr[1] == self.target[1]:
             if self.sender is None:
                 return
-            to = self.sender
+            to, direction = self.sender, "back"
             self.stats.returned += 1
+            if self._armed:
+                self._armed, self._targeted_done = False, True
+                self.stats.dropped += 1
+                return
         else:
             self.sender = addr
-            to = self.target
+            to, direction = self.target, "forth"
             self.stats.forwarded += 1
-        self._schedule(data, to)
+            prefix = self.impair.lose_first_reply_to
+            if prefix and not self._targeted_done and data.startswith(prefix):
+                self._armed = True
+        self._schedule(data, to, direction)
 
-    def _schedule(self, data: bytes, to: tuple) -> None:
-        r = self.rng
+    def _fate(self, data: bytes, direction: str) -> random.Random:
+        """The random stream of this datagram: seed, direction, bytes and occurrence."""
+        key = (direction, hashlib.sha256(data).digest())
+        n = self._seen.get(key, 0)
+        self._seen[key] = n + 1
+        return random.Random(f"{self.seed}:{direction}:{key[1].hex()}:{n}")
+
+    def _schedule(self, data: bytes, to: tuple, direction: str) -> None:
+        r = self._fate(data, direction)
         if r.random() < self.impair.drop:
             self.stats.dropped += 1
             return

@@ -166,7 +166,9 @@ TEST = obj({
     "shims": {"type": "array", "items": {"enum": ["partial-writes"]}},
     "network": obj({"drop": {"type": "number", "minimum": 0, "maximum": 0.9},
                     "duplicate": {"type": "number", "minimum": 0, "maximum": 0.9},
-                    "delay": {"type": "number", "minimum": 0, "maximum": 2}},
+                    "delay": {"type": "number", "minimum": 0, "maximum": 2},
+                    "lose_first_reply_to": {"type": "string", "pattern": r"^([0-9A-Fa-f]{2})+$",
+                                            "description": "hex prefix: the first reply after such a datagram is lost"}},
                    description="pair role: what the grader's network does to each datagram (seeded)"),
     "steps": {"$ref": "#/$defs/steps"},
 }, ["name", "points", "steps"])

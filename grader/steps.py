@@ -742,10 +742,10 @@ def do_expect_stdout(ctx: Context, step: Step) -> None:
         elif len(out) < len(expected):
             causes.append(("the receiver wrote less than was sent: a lost packet was never "
                            "retransmitted, or the receiver stopped early", "rudp-lost-data"))
+        details = [f"expected: {show(expected)}", f"got:      {show(out) if out else '(nothing)'}"]
         if ctx.relay is not None:
-            causes.append((ctx.relay.stats.summary(), "network"))
-        raise StepFailed("the receiver's output is not the file the sender was given", causes,
-                         [f"expected: {show(expected)}", f"got:      {show(out) if out else '(nothing)'}"])
+            details.append(ctx.relay.stats.summary())
+        raise StepFailed("the receiver's output is not the file the sender was given", causes, details)
     if out != expected:
         causes = diagnose.compare_bytes(expected, out, eof=True)
         if expected.startswith(out) and out and b"\0" not in expected[len(out):len(out) + 1]:
