@@ -630,7 +630,8 @@ def do_expect_exit(ctx: Context, step: Step) -> None:
                 if s.kind == kind and s.port and s.port != prog.port and (s.listening or kind == socket.SOCK_DGRAM):
                     causes.insert(0, diagnose.wrong_port(prog.port, s.port, ctx.spec.protocol))
                     break
-        raise StepFailed(f"{_who(step.args)} did not exit within {_within(d)}", causes)
+        raise StepFailed(f"{_who(step.args)} did not exit within {_within(d)}",
+                         _network_causes(ctx) + causes, _network_details(ctx))
     if not _status_ok(status, want):
         if want in ("zero", None):
             wanted = "exit status 0"
@@ -646,12 +647,30 @@ def do_expect_exit(ctx: Context, step: Step) -> None:
         if want == "nonzero" and status == 0:
             causes.append(("it exited with status 0 after a failure: exit with a non-zero status "
                            "(e.g. exit(1)) when something goes wrong", "exit-zero-on-error"))
-        raise StepFailed(f"{_who(step.args)} ended with {_show_status(status)}, expected {wanted}", causes)
+        raise StepFailed(f"{_who(step.args)} ended with {_show_status(status)}, expected {wanted}",
+                         _network_causes(ctx) + causes, _network_details(ctx))
     if step.args.get("stderr") == "nonempty":
         prog.proc.stderr.join(ctx.deadline.sooner(0.5))
         if not prog.proc.stderr.data.strip():
             raise StepFailed("the program exited without an error message on stderr",
                              [("print what went wrong (e.g. perror(\"bind\")) before exiting", "silent-error")])
+
+
+def _network_causes(ctx: Context) -> list[Diagnosis]:
+    """Pair role: what the grader's network saw says who stopped talking."""
+    stats = ctx.relay.stats if ctx.relay is not None else None
+    if stats is None:
+        return []
+    if stats.forwarded and not stats.returned:
+        return [("no reply of the receiver ever reached the sender: the receiver must answer "
+                 "to the address recvfrom() returned for the packet", "rudp-no-replies")]
+    if not stats.forwarded:
+        return [("the sender never sent a datagram to the host and port it was given", "rudp-silent")]
+    return []
+
+
+def _network_details(ctx: Context) -> list[str]:
+    return [ctx.relay.stats.summary()] if ctx.relay is not None else []
 
 
 def do_restart(ctx: Context, step: Step) -> None:
