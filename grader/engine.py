@@ -233,16 +233,18 @@ class _Run:
         if self.shared is not None:
             self.shared.stop()
             self.shared = None
-        if getattr(self, "box", None) is not None:
-            self.box.close()
-            self.box = None
-        if getattr(self, "workdir", None) is not None:
-            self.workdir.remove()
-            self.workdir = None
-        if self._refdir is not None:
-            self._refdir.remove()
-            self._refdir = None
-        self.timings["teardown"] += time.monotonic() - t
+        try:
+            if getattr(self, "box", None) is not None:
+                self.box.close()
+                self.box = None
+        finally:
+            if getattr(self, "workdir", None) is not None:
+                self.workdir.remove()
+                self.workdir = None
+            if self._refdir is not None:
+                self._refdir.remove()
+                self._refdir = None
+            self.timings["teardown"] += time.monotonic() - t
 
     # -------------------------------------------------------------- tests
 

@@ -57,7 +57,7 @@ def test_batch_prints_gradebook(run_cli, tmp_path):
     root.mkdir()
     for name in ("py-correct", "c-small-buffer"):
         (root / name).symlink_to(SUBMISSIONS / "udp-echo" / name, target_is_directory=True)
-    code, out, err = run_cli("batch", SPECS / "udp-echo.yaml", root, "--jobs", "2")
+    code, out, err = run_cli("batch", SPECS / "udp-echo.yaml", root, "--jobs", "2", "--out", tmp_path / "out")
     assert code == 0
     lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.split() and ln.split()[0] in ("py-correct", "c-small-buffer")}
     assert "20/20" in lines["py-correct"]

@@ -30,9 +30,12 @@ class Command:
 COMMANDS = {
     "check": Command("check", "grade one submission, with full feedback"),
     "batch": Command("batch", "grade every submission folder under a directory"),
+    "merge": Command("merge", "join the output folders of sharded batch runs into one gradebook"),
+    "report": Command("report", "write the class report (one HTML page) from batch results"),
     "validate": Command("validate", "run a spec against the reference implementation (must be 100%)"),
     "doctor": Command("doctor", "say which sandbox tier this machine gives, and why"),
     "schema": Command("schema", "print the JSON Schema of the spec format"),
+    "new": Command("new", "scaffold a spec, a reference stub and a sample for a new assignment"),
     "gradescope": Command("gradescope", "build the Gradescope autograder zip for a spec"),
     "init-ci": Command("init_ci", "write a GitHub Actions workflow that grades an assignment repo"),
 }

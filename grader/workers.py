@@ -1,0 +1,463 @@
+"""A pool of grading worker processes that outlives any one of its workers.
+
+Theory of operation
+-------------------
+Each worker is a process started with ``spawn`` (it begins clean: no inherited
+threads, locks or sockets), loads the spec once, then grades one submission at
+a time: the pool sends ``(folder, student)`` on the worker's own pipe and the
+worker answers with the result as a plain dict.  Because the pool always knows
+which submission each worker holds:
+
+* a worker that dies (killed, out of memory, a crash in C code) takes down only
+  its own submission, reported as ``crashed`` with how it died, and is replaced;
+* a grading that outlasts its watchdog (the spec's build and run limits plus a
+  margin: the engine enforces those itself, so this only fires on a grader bug)
+  is stopped and reported as ``timed out``; the batch goes on.
+
+Stopping is cooperative first, forceful second.  A worker ignores SIGINT (the
+terminal's Ctrl-C is the coordinator's business) and turns SIGTERM into
+:class:`Cancelled`, an exception the engine does not catch, so its ``finally``
+blocks run: the box is closed (killing the student's programs) and the work
+dir removed.  A worker that has not exited ``STOP_GRACE`` seconds after
+SIGTERM is killed.  ``PR_SET_PDEATHSIG`` sends a worker SIGTERM if the
+coordinator dies.  While the pool runs, the coordinator is a child subreaper,
+so whatever a killed worker left behind is re-parented to it and killed when
+the pool shuts down.  Each worker makes its temporary files (the engine's work
+dirs) in a folder of its own, which the coordinator removes when the worker
+is gone: a killed worker leaves no files either.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import shutil
+import signal
+import stat
+import tempfile
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing import connection as mp_connection
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import psutil
+
+from . import __version__
+from .box import KILL_GRACE
+from .deadline import Deadline
+from .diagnose import signal_name
+from .engine import GradeOptions, grade
+from .results import SubmissionResult, SubmissionStatus
+from .spec import Spec, load_spec
+
+# A worker asked to stop gets this long to close its box before it is killed
+# (closing a box waits up to KILL_GRACE for its programs to die).
+STOP_GRACE = KILL_GRACE + 3.0
+# Beyond the spec's own build and run limits: box start-up, copying, slack on a
+# loaded machine.  Only a grader bug ever gets near it.
+WATCHDOG_MARGIN = 30.0
+# How often the coordinator wakes when nothing happens (for watchdogs).
+TICK = 0.5
+# A worker is replaced after this many gradings, so that whatever a grading
+# leaves in a worker's memory (caches, fragmentation) cannot add up over a class.
+MAX_TASKS_PER_WORKER = 50
+
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 1, 36, 37
+
+# (spec, folder, student, options) -> SubmissionResult.to_dict(); must be importable
+# by name (the worker is spawned), so a module-level function.
+GradeFn = Callable[[Spec, str, str, dict], dict]
+
+
+class Cancelled(BaseException):
+    """Raised in a worker by SIGTERM: unwind (running every ``finally``) and exit."""
+
+
+def grade_to_dict(spec: Spec, folder: str, student: str, options: dict) -> dict:
+    """The default grading function: the engine's ``grade``, as a dict."""
+    return grade(spec, folder, GradeOptions(**options, student=student)).to_dict()
+
+
+def watchdog_seconds(spec: Spec) -> float:
+    """How long one grading may take before the pool stops it."""
+    return float(spec.limits["build"]) + float(spec.limits["total"]) + WATCHDOG_MARGIN
+
+
+def crashed(spec: Spec, folder: Path, student: str, why: str,
+            status: SubmissionStatus = SubmissionStatus.CRASHED) -> SubmissionResult:
+    """The result of a submission the grader could not finish (never the student's fault)."""
+    return SubmissionResult(
+        student=student, submission=str(folder), assignment=spec.assignment,
+        spec_hash=spec.hash, tier="unknown", status=status, score=0.0,
+        max_score=spec.total_points, tests=[], message=why, grader_version=__version__)
+
+
+# ---------------------------------------------------------------- the worker side
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)    # one unwind; let the cleanup finish
+    raise Cancelled()
+
+
+def _worker_main(conn: Connection, spec_path: str, options: dict, target: GradeFn,
+                 coordinator: int, temp_dir: str) -> None:
+    # The engine's work dirs go here.  Not through $TMPDIR: the students' programs
+    # keep the environment they would get anyway.
+    tempfile.tempdir = temp_dir
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != coordinator:      # it died before PDEATHSIG was set
+        return
+    try:
+        spec = load_spec(spec_path)
+        while True:
+            task = conn.recv()
+            if task is None:
+                return
+            folder, student = task
+            try:
+                result = target(spec, folder, student, options)
+            except Exception as e:      # the grader failed on this one: report it, go on
+                detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+                result = crashed(spec, Path(folder), student,
+                                 f"the grader failed on this submission: {detail}").to_dict()
+            conn.send(result)
+    except (Cancelled, EOFError, BrokenPipeError, KeyboardInterrupt):
+        return
+
+
+# ---------------------------------------------------------------- the coordinator side
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    temp_dir: Path
+    folder: Path | None = None
+    student: str = ""
+    watchdog: Deadline | None = None
+    kill_at: Deadline | None = None      # set once it was asked to stop
+    tasks: int = 0                       # gradings given to it
+
+    @property
+    def busy(self) -> bool:
+        return self.folder is not None and self.kill_at is None
+
+
+@dataclass
+class Outcome:
+    """One finished submission: its folder and its result."""
+
+    folder: Path
+    result: SubmissionResult
+
+
+@dataclass
+class _Reaper:
+    """Makes the coordinator a child subreaper while the pool runs (see the docstring)."""
+
+    before: set[int] = field(default_factory=set)
+    was_set: bool = False
+
+    def start(self) -> None:
+        flag = ctypes.c_int(0)
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+        self.was_set = bool(flag.value)
+        self.before = {p.pid for p in psutil.Process().children()}
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+    def sweep(self, keep: set[int]) -> None:
+        """Kill and reap our children that are neither ``keep`` nor older than the pool."""
+        deadline = Deadline.after(KILL_GRACE, "leftovers of killed workers to exit")
+        while not deadline.expired:
+            orphans = [p for p in psutil.Process().children()
+                       if p.pid not in self.before and p.pid not in keep and not _is_tracker(p)]
+            if not orphans:
+                return
+            for p in orphans:
+                for q in [p] + _descendants(p):
+                    try:
+                        q.kill()
+                    except psutil.Error:
+                        pass
+            for p in orphans:
+                try:
+                    p.wait(timeout=deadline.remaining())
+                except (psutil.Error, ChildProcessError):
+                    pass
+
+    def stop(self) -> None:
+        if not self.was_set:
+            _prctl(PR_SET_CHILD_SUBREAPER, 0)
+
+
+def _descendants(p: psutil.Process) -> list[psutil.Process]:
+    try:
+        return p.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _is_tracker(p: psutil.Process) -> bool:
+    """multiprocessing's resource tracker: a child for the process's lifetime, by design."""
+    try:
+        return "multiprocessing.resource_tracker" in " ".join(p.cmdline())
+    except psutil.Error:
+        return False
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a worker's temp folder, whatever modes a student's program left in it."""
+    def unlock(func, p, _exc) -> None:
+        try:
+            os.chmod(os.path.dirname(p), stat.S_IRWXU)
+            os.chmod(p, stat.S_IRWXU)
+            func(p)
+        except OSError:
+            pass
+    shutil.rmtree(path, onerror=unlock)
+
+
+def _how_it_died(process: BaseProcess) -> str:
+    code = process.exitcode
+    if code is None:
+        return "its worker process stopped answering"
+    if code < 0:
+        sig = -code
+        extra = " (out of memory?)" if sig == signal.SIGKILL else ""
+        return f"its worker process was killed by {signal_name(sig)}{extra}"
+    return f"its worker process exited with status {code}"
+
+
+class WorkerPool:
+    """Grade folders with ``jobs`` worker processes; use as a context manager.
+
+    ``results(folders)`` yields an :class:`Outcome` per folder, in completion
+    order.  Leaving the ``with`` block (normally, or by an exception such as
+    KeyboardInterrupt) stops every worker and kills what they left behind;
+    results that arrived while stopping are kept in ``late``.
+    """
+
+    def __init__(self, spec_path: Path, options: GradeOptions, *, jobs: int,
+                 target: GradeFn = grade_to_dict, watchdog: float | None = None,
+                 grace: float = STOP_GRACE, max_tasks: int = MAX_TASKS_PER_WORKER,
+                 temp_root: Path | None = None) -> None:
+        self.spec_path = Path(spec_path)
+        self.spec = load_spec(self.spec_path)
+        self.options = {k: v for k, v in vars(options).items() if k not in ("on_test", "student")}
+        self.jobs = max(1, jobs)
+        self.target = target
+        self.watchdog = watchdog if watchdog is not None else watchdog_seconds(self.spec)
+        self.grace = grace
+        self.max_tasks = max(1, max_tasks)
+        self.temp_root = temp_root
+        self.workers: list[_Worker] = []
+        self.late: list[Outcome] = []
+        self._ctx = multiprocessing.get_context("spawn")
+        self._reaper = _Reaper()
+
+    # -- lifecycle
+    def __enter__(self) -> "WorkerPool":
+        self._reaper.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def _start_worker(self) -> _Worker:
+        temp_dir = Path(tempfile.mkdtemp(prefix="socket-grader-worker-", dir=self.temp_root))
+        temp_dir.chmod(0o755)            # boxes' own uids must reach the work dirs inside
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(
+            target=_worker_main, name="socket-grader worker", daemon=True,
+            args=(child, str(self.spec_path), self.options, self.target, os.getpid(),
+                  str(temp_dir)))
+        # Blocked across the start so that a Ctrl-C in that instant is neither lost
+        # here nor delivered to the new worker before it ignores SIGINT.
+        # (Known to the pool before a pending signal can interrupt: shutdown finds it.)
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            try:
+                process.start()
+            except BaseException:
+                parent.close()
+                _remove_tree(temp_dir)
+                raise
+            w = _Worker(process, parent, temp_dir)
+            self.workers.append(w)
+        finally:
+            child.close()
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return w
+
+    def _assign(self, w: _Worker, folder: Path) -> None:
+        w.folder, w.student = folder, folder.name
+        w.tasks += 1
+        w.watchdog = Deadline.after(self.watchdog, f"grading {folder.name}")
+        w.conn.send((str(folder), folder.name))
+
+    def _retire(self, w: _Worker) -> None:
+        """Forget a worker that has exited, and remove its temp folder."""
+        w.process.join(0)
+        w.conn.close()
+        _remove_tree(w.temp_dir)
+        self.workers.remove(w)
+
+    def _recycle(self, w: _Worker) -> None:
+        """Let an idle worker exit (a new one takes its place when there is work)."""
+        w.kill_at = Deadline.after(self.grace, f"worker {w.process.pid} to exit")
+        try:
+            w.conn.send(None)
+        except (OSError, ValueError):
+            pass
+
+    def _stop(self, w: _Worker) -> None:
+        """Ask a worker to unwind (SIGTERM); it is killed if still there after the grace."""
+        if w.kill_at is None and w.process.is_alive():
+            w.kill_at = Deadline.after(self.grace, f"worker {w.process.pid} to clean up")
+            try:
+                os.kill(w.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    # -- the main loop
+    def results(self, folders: list[Path]) -> Iterator[Outcome]:
+        queue = deque(folders)
+        while queue or any(w.busy for w in self.workers):
+            while queue:
+                idle = next((w for w in self.workers if not w.busy and w.kill_at is None), None)
+                if idle is None:
+                    if sum(1 for w in self.workers if w.kill_at is None) >= self.jobs:
+                        break
+                    idle = self._start_worker()
+                try:
+                    self._assign(idle, queue[0])
+                except (OSError, ValueError):        # it died while idle: start another
+                    self._retire_dead(idle)
+                    continue
+                queue.popleft()
+            yield from self._wait_round()
+
+    def _retire_dead(self, w: _Worker) -> None:
+        w.process.join(KILL_GRACE)
+        if w.process.is_alive():
+            w.process.kill()
+            w.process.join(KILL_GRACE)
+        self._retire(w)
+
+    def _wait_round(self) -> Iterator[Outcome]:
+        timeouts = [w.watchdog.remaining() for w in self.workers if w.busy and w.watchdog]
+        timeouts += [w.kill_at.remaining() for w in self.workers if w.kill_at]
+        waitables: list[Any] = [w.conn for w in self.workers if w.busy]
+        waitables += [w.process.sentinel for w in self.workers]
+        mp_connection.wait(waitables, timeout=min([TICK] + timeouts))
+        for w in list(self.workers):
+            outcome = self._check(w)
+            if outcome is not None:
+                yield outcome
+
+    def _check(self, w: _Worker) -> Outcome | None:
+        if w.kill_at is not None:                 # stopping: gone, or past its grace
+            if not w.process.is_alive():
+                self._retire(w)
+            elif w.kill_at.expired:
+                w.process.kill()
+                w.process.join(KILL_GRACE)
+                self._retire(w)
+            return None
+        folder = w.folder
+        if folder is None:                        # idle
+            if not w.process.is_alive():
+                self._retire(w)
+            return None
+        if w.conn.poll():
+            try:
+                doc = w.conn.recv()
+                result = SubmissionResult.from_dict(doc)
+            except (EOFError, OSError):
+                return self._died(w, folder)
+            except Exception as e:               # an unreadable answer: that grading crashed
+                w.folder = None
+                return Outcome(folder, crashed(self.spec, folder, w.student,
+                                               f"the grader failed on this submission: {e}"))
+            w.folder = None
+            if w.tasks >= self.max_tasks:
+                self._recycle(w)
+            return Outcome(folder, result)
+        if not w.process.is_alive():
+            return self._died(w, folder)
+        if w.watchdog and w.watchdog.expired:
+            self._stop(w)
+            why = (f"grading did not finish within {self.watchdog:g} s (the spec allows "
+                   f"{self.spec.limits['build']:g} s to build and {self.spec.limits['total']:g} s "
+                   "for the tests) and was stopped; this is likely a grader problem, not the "
+                   "program's")
+            return Outcome(folder, crashed(self.spec, folder, w.student, why,
+                                           SubmissionStatus.TIMED_OUT))
+        return None
+
+    def _died(self, w: _Worker, folder: Path) -> Outcome:
+        w.process.join(KILL_GRACE)
+        why = f"the grader failed on this submission: {_how_it_died(w.process)}"
+        self._retire(w)
+        return Outcome(folder, crashed(self.spec, folder, w.student, why))
+
+    # -- stopping
+    def shutdown(self) -> None:
+        """Stop every worker (busy ones by SIGTERM), collect late results, kill leftovers.
+
+        Bounded: at most ``grace`` seconds for workers to clean up, then SIGKILL.
+        A second Ctrl-C (or SIGTERM) while this runs is ignored: it would only leave
+        things behind.
+        """
+        old: dict[int, Any] = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                old[sig] = signal.signal(sig, signal.SIG_IGN)
+        except ValueError:                        # not the main thread: nothing to protect
+            pass
+        try:
+            for w in list(self.workers):
+                if w.busy and w.conn.poll():     # finished just now: keep it
+                    outcome = self._check(w)
+                    if outcome is not None:
+                        self.late.append(outcome)
+            for w in self.workers:
+                if w.busy:
+                    self._stop(w)
+                elif w.kill_at is None:
+                    try:
+                        w.conn.send(None)
+                    except (OSError, ValueError):
+                        pass
+            deadline = Deadline.after(self.grace, "workers to exit")
+            for w in list(self.workers):
+                w.process.join(deadline.remaining())
+                if w.process.is_alive():
+                    w.process.kill()
+                    w.process.join(KILL_GRACE)
+                self._retire(w)
+            self._reaper.sweep(keep=set())
+        finally:
+            self._reaper.stop()
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
