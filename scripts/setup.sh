@@ -19,6 +19,14 @@ if ((${#need[@]})); then
     fi
 fi
 
+# Headless Chromium lets the test suite check the class report in a real browser
+# (the test is skipped, with that reason, where it cannot be installed).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (for the class report's browser test)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+        || echo "setup: chromium could not be installed; its test will be skipped" >&2
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
