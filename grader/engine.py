@@ -320,8 +320,8 @@ class _Run:
             prog = ctx.program
             keep = (prog is not None and prog is self.shared and failure is None and error is None
                     and not prog.expected_exit and prog.exit_status() is None)
-            if not keep:
-                self.shared = None
+            if prog is self.shared and not keep:
+                self.shared = None        # it failed, exited or was signalled: start afresh
             # Stop the program first, then reset the grader's connections: a reset
             # (not a FIN) leaves no TIME_WAIT behind on the program's port, so the
             # next test in the same box starts with the port as free as the first.
