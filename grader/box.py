@@ -26,15 +26,14 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
-import psutil
 
 from .deadline import Deadline, poll_until
+from .netinfo import descendants
 
 TIER_UNSANDBOXED = "unsandboxed"
 
@@ -235,13 +234,7 @@ class LocalProc:
                 pass
 
     def tree_pids(self) -> list[int]:
-        pids: list[int] = []
-        if self._popen.poll() is None:
-            try:
-                root = psutil.Process(self.pid)
-                pids = [root.pid] + [c.pid for c in root.children(recursive=True)]
-            except psutil.Error:
-                pass
+        pids = descendants(self.pid) if self._popen.poll() is None else []
         for pid in marked_pids(self.marker):
             if pid not in pids:
                 pids.append(pid)

@@ -24,6 +24,18 @@ from .spec import Language, Spec
 BUILD_OUTPUT_LINES = 40
 
 
+def remove_tree(path: Path) -> None:
+    """rm -rf, whatever modes a student's program left on the files and folders."""
+    def unlock(func, p, _exc) -> None:
+        try:
+            os.chmod(os.path.dirname(p), stat.S_IRWXU)
+            os.chmod(p, stat.S_IRWXU)
+            func(p)
+        except OSError:
+            pass
+    shutil.rmtree(path, onerror=unlock)
+
+
 class Workdir:
     """A private copy of the submission, removed afterwards whatever the program did to it."""
 
@@ -38,14 +50,7 @@ class Workdir:
         self.root.chmod(0o755)
 
     def remove(self) -> None:
-        def unlock(func, path, _exc):
-            try:
-                os.chmod(os.path.dirname(path), stat.S_IRWXU)
-                os.chmod(path, stat.S_IRWXU)
-                func(path)
-            except OSError:
-                pass
-        shutil.rmtree(self.root, onerror=unlock)
+        remove_tree(self.root)
 
     def __enter__(self) -> "Workdir":
         return self

@@ -42,10 +42,13 @@ class TcpConn:
 
     kind = "tcp"
 
-    def queue(self, data: bytes) -> None:
+    def queue(self, data: bytes, *, message: bool = True) -> None:
+        """Send ``data``; ``message`` says it is a whole message (kept for stale-byte checks),
+        not one slice of a message sent in pieces."""
         self.outq += data
         self.unexpected += data
-        self.history.append(bytes(data))
+        if message:
+            self.history.append(bytes(data))
         self.sent_total += len(data)
 
     def can_read(self) -> bool:

@@ -157,6 +157,30 @@ def sockets_of(pids: Iterable[int]) -> list[SockInfo]:
     return out
 
 
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every live descendant (empty if ``pid`` is gone)."""
+    if not os.path.exists(f"/proc/{pid}"):
+        return []
+    found, todo = [pid], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            for kid in kids:
+                if kid not in found:
+                    found.append(kid)
+                    todo.append(kid)
+    return found
+
+
 def fd_count(pid: int) -> int | None:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))

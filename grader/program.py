@@ -84,7 +84,7 @@ class Program:
         every process on the machine, as psutil's children() does: this runs at
         every readiness poll)."""
         assert self.proc
-        return descendants(self.proc.pid)
+        return netinfo.descendants(self.proc.pid)
 
     def _serving(self, s: netinfo.SockInfo) -> bool:
         if self.protocol == "tcp":
@@ -187,30 +187,6 @@ class Program:
     def stop(self) -> None:
         if self.proc:
             self.proc.kill()
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every live descendant (empty if ``pid`` is gone)."""
-    if not os.path.exists(f"/proc/{pid}"):
-        return []
-    found, todo = [pid], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for tid in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{tid}/children") as f:
-                    kids = [int(k) for k in f.read().split()]
-            except OSError:
-                continue
-            for kid in kids:
-                if kid not in found:
-                    found.append(kid)
-                    todo.append(kid)
-    return found
 
 
 def _stopped_or_gone(pid: int) -> bool:

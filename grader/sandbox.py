@@ -54,6 +54,7 @@ from .box import (KILL_GRACE, MARKER_ENV, TIER_UNSANDBOXED, Limits, LocalBox, Ou
 from .cgroups import BoxCgroup, CgroupSupport, probe as probe_cgroups
 from .deadline import Deadline
 from .errors import GraderError
+from .netinfo import descendants
 
 TIER_ROOT = "sandboxed-root"
 TIER_USERNS = "sandboxed-userns"
@@ -346,13 +347,7 @@ class NsProc:
 
     def tree_pids(self) -> list[int]:
         """Host pids of the program, its descendants, and box processes with its marker."""
-        pids: list[int] = []
-        if self.poll() is None:
-            try:
-                root = psutil.Process(self.pid)
-                pids = [root.pid] + [c.pid for c in root.children(recursive=True)]
-            except psutil.Error:
-                pass
+        pids = descendants(self.pid) if self.poll() is None else []
         for pid in self._box.marked_pids(self.marker):
             if pid not in pids:
                 pids.append(pid)
@@ -553,10 +548,7 @@ class NsBox:
         """Host pids of every process in the box except the helper."""
         if self._closed or self._link is None:
             return []
-        try:
-            return [p.pid for p in psutil.Process(self._link.init_pid).children(recursive=True)]
-        except psutil.Error:
-            return []
+        return descendants(self._link.init_pid)[1:]
 
     def marked_pids(self, marker: str) -> list[int]:
         found = []

@@ -51,6 +51,7 @@ SPLIT = obj({
     "gap": {"type": "number", "minimum": 0, "description": "seconds between writes (TCP_NODELAY is on)"},
 })
 
+PROGRAM = {"enum": ["sender", "receiver"], "description": "pair role: which program"}
 CONN = {"type": "string", "description": "a socket name given by connect/udp/accept"}
 WITHIN = {"type": "number", "exclusiveMinimum": 0, "description": "seconds to wait at most"}
 
@@ -89,7 +90,7 @@ ACTIONS: dict[str, Any] = {
     "launch": obj({"hold_port": {"enum": ["tcp", "udp"]}}),
     "expect_listening": obj({"address": {"enum": ["any", "loopback"]}, "within": WITHIN}),
     "expect_running": obj({"within": WITHIN}),
-    "expect_exit": obj({"program": {"enum": ["sender", "receiver"], "description": "pair role: which program"},
+    "expect_exit": obj({"program": PROGRAM,
                         "status": {"oneOf": [{"type": "integer"},
                                              {"type": "array", "items": {"type": "integer"}},
                                              {"enum": ["zero", "nonzero"]}]},
@@ -99,17 +100,15 @@ ACTIONS: dict[str, Any] = {
     "suspend": obj({}, description="stop every process of the program (SIGSTOP) until resume"),
     "resume": obj({}, description="let the program run again (SIGCONT)"),
     "restart": obj({"signal": {"enum": ["SIGTERM", "SIGINT", "SIGKILL"]}, "within": WITHIN}),
-    "expect_stdout": obj({**PAYLOAD_FIELDS, "program": {"enum": ["sender", "receiver"], "description": "pair role: which program"}, "stdin": {"type": "boolean", "description": "the program's standard input, byte for byte"},
+    "expect_stdout": obj({**PAYLOAD_FIELDS, "program": PROGRAM,
+                          "stdin": {"type": "boolean", "description": "the program's standard input, byte for byte"},
                           "contains": {"type": "string"}, "within": WITHIN}),
-    "expect_stderr": obj({"program": {"enum": ["sender", "receiver"], "description": "pair role: which program"}, "nonempty": {"type": "boolean"}, "contains": {"type": "string"}}),
+    "expect_stderr": obj({"program": PROGRAM, "nonempty": {"type": "boolean"},
+                          "contains": {"type": "string"}}),
     "baseline": obj({}, description="record the program's open fds now, for expect_resources"),
     "expect_resources": obj({"fd_growth": {"type": "integer", "minimum": 0},
                              "zombies": {"type": "integer", "minimum": 0},
                              "within": WITHIN}),
-    "run_client": obj({"args": {"type": "array", "items": {"type": "string"}},
-                       "stdin": PAYLOAD, "expect_stdout": PAYLOAD,
-                       "status": {"type": "integer"}, "within": WITHIN},
-                      description="interop: run the spec's reference client against the program"),
     "run_client": obj({"args": {"type": "array", "items": {"type": "string"}},
                        "stdin": PAYLOAD, "expect_stdout": PAYLOAD,
                        "status": {"type": "integer"}, "within": WITHIN},

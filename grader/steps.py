@@ -11,6 +11,7 @@ never later than the test's own deadline.
 from __future__ import annotations
 
 import re
+import select
 import signal
 import socket
 import time
@@ -114,8 +115,7 @@ def _program_gone(ctx: Context) -> list[Diagnosis]:
     if not ctx.program or ctx.program.expected_exit:
         return []
     prog = ctx.program
-    status = poll_until(lambda: prog.exit_status() is not None,
-                        ctx.deadline.sooner(EXIT_EVIDENCE_WAIT)) and prog.exit_status()
+    poll_until(lambda: prog.exit_status() is not None, ctx.deadline.sooner(EXIT_EVIDENCE_WAIT))
     status = prog.exit_status()
     if status is None:
         return []
@@ -168,7 +168,7 @@ def do_accept(ctx: Context, step: Step) -> None:
     assert ctx.listener is not None, "accept needs peer: listen"
 
     def ready() -> bool:
-        r, _, _ = __import__("select").select([ctx.listener], [], [], 0)
+        r, _, _ = select.select([ctx.listener], [], [], 0)
         return bool(r) or (ctx.program is not None and ctx.program.exit_status() is not None)
 
     poll_until(ready, d)
@@ -217,15 +217,14 @@ def do_send(ctx: Context, step: Step) -> None:
         i = 0
         while i < len(m):
             n = ctx.rng.randint(1, size) if split.get("random") else size
-            sock.queue(m[i:i + n])
+            sock.queue(m[i:i + n], message=False)
             i += n
             _flush(ctx, sock, d)
             if gap and i < len(m):
                 # The gap is the stimulus itself (slices must not be coalesced by the
                 # kernel); the pump keeps reading replies meanwhile.
                 ctx.net.idle(ctx.deadline.sooner(gap))
-        # each split message counts as one message for stale-byte detection
-        sock.history[-(len(m) + size - 1) // size:] = [m]
+        sock.history.append(m)      # the whole message, for stale-byte detection
 
 
 def _flush(ctx: Context, sock: TcpConn, d: Deadline) -> None:

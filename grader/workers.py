@@ -32,9 +32,7 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
-import shutil
 import signal
-import stat
 import tempfile
 import traceback
 from collections import deque
@@ -49,6 +47,7 @@ import psutil
 
 from . import __version__
 from .box import KILL_GRACE
+from .build import remove_tree
 from .deadline import Deadline
 from .diagnose import signal_name
 from .engine import GradeOptions, grade
@@ -225,18 +224,6 @@ def _is_tracker(p: psutil.Process) -> bool:
         return False
 
 
-def _remove_tree(path: Path) -> None:
-    """Remove a worker's temp folder, whatever modes a student's program left in it."""
-    def unlock(func, p, _exc) -> None:
-        try:
-            os.chmod(os.path.dirname(p), stat.S_IRWXU)
-            os.chmod(p, stat.S_IRWXU)
-            func(p)
-        except OSError:
-            pass
-    shutil.rmtree(path, onerror=unlock)
-
-
 def _how_it_died(process: BaseProcess) -> str:
     code = process.exitcode
     if code is None:
@@ -300,7 +287,7 @@ class WorkerPool:
                 process.start()
             except BaseException:
                 parent.close()
-                _remove_tree(temp_dir)
+                remove_tree(temp_dir)
                 raise
             w = _Worker(process, parent, temp_dir)
             self.workers.append(w)
@@ -319,7 +306,7 @@ class WorkerPool:
         """Forget a worker that has exited, and remove its temp folder."""
         w.process.join(0)
         w.conn.close()
-        _remove_tree(w.temp_dir)
+        remove_tree(w.temp_dir)
         self.workers.remove(w)
 
     def _recycle(self, w: _Worker) -> None:

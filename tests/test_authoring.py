@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from conftest import ROOT, SPECS, SUBMISSIONS
-from grader import GradeOptions, TestStatus, grade, grade_reference, load_spec
+from grader import TestStatus, grade, grade_reference, load_spec
 from grader.spec_schema import SCHEMA
 
 pytestmark = pytest.mark.timeout(120)

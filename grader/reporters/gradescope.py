@@ -23,8 +23,8 @@ from typing import Any, Sequence
 from .. import __version__
 from ..results import SubmissionResult, SubmissionStatus, TestResult
 from ..spec import Spec, load_spec
-from .jsonfmt import atomic_write
-from .views import clip, every_test, feedback_text, overview, submission_path
+from .jsonfmt import atomic_write, write_each
+from .views import clip, every_test, feedback_text, overview
 
 # Our visibility levels are Gradescope's own names; the table keeps that a decision.
 VISIBILITY = {"visible": "visible", "hidden": "hidden", "after_due_date": "after_due_date"}
@@ -75,13 +75,7 @@ def document(r: SubmissionResult, spec: Spec) -> dict[str, Any]:
 
 
 def write(results: Sequence[SubmissionResult], spec: Spec, out_dir: Path) -> list[Path]:
-    single = len(results) == 1
-    written = []
-    for r in results:
-        path = submission_path(out_dir, "gradescope", r, "results.json", single=single)
-        atomic_write(path, json.dumps(document(r, spec), indent=2) + "\n")
-        written.append(path)
-    return written
+    return write_each(results, spec, out_dir, "gradescope", document)
 
 
 FALLBACK_MESSAGE = ("The autograder failed before it could grade this submission "

@@ -30,6 +30,20 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def write_each(results: Sequence[SubmissionResult], spec: Spec, out_dir: Path, fmt: str,
+               document_of) -> list[Path]:
+    """One ``results.json`` per submission (Gradescope, PrairieLearn): where
+    :func:`~grader.reporters.views.submission_path` says, written atomically."""
+    from .views import submission_path
+    single = len(results) == 1
+    written = []
+    for r in results:
+        path = submission_path(out_dir, fmt, r, "results.json", single=single)
+        atomic_write(path, json.dumps(document_of(r, spec), indent=2) + "\n")
+        written.append(path)
+    return written
+
+
 def document(results: Sequence[SubmissionResult], spec: Spec) -> dict:
     return {
         "schema_version": RESULT_SCHEMA_VERSION,

@@ -21,15 +21,13 @@ PrairieLearn's path); ``OUT/prairielearn/<student>/results.json`` for a batch.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..results import SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from ..spec import Spec
-from .jsonfmt import atomic_write
-from .views import (clip, every_test, feedback_text, first_line, overview, score_line,
-                    submission_path)
+from .jsonfmt import write_each
+from .views import clip, every_test, feedback_text, first_line, overview, score_line
 
 # Diagnosis codes meaning "the program never got to serving" (grader.program, grader.engine).
 NEVER_STARTED = frozenset({"exited-early", "not-listening", "no-listen", "not-built"})
@@ -90,10 +88,4 @@ def document(r: SubmissionResult, spec: Spec) -> dict[str, Any]:
 
 
 def write(results: Sequence[SubmissionResult], spec: Spec, out_dir: Path) -> list[Path]:
-    single = len(results) == 1
-    written = []
-    for r in results:
-        path = submission_path(out_dir, "prairielearn", r, "results.json", single=single)
-        atomic_write(path, json.dumps(document(r, spec), indent=2) + "\n")
-        written.append(path)
-    return written
+    return write_each(results, spec, out_dir, "prairielearn", document)
