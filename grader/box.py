@@ -18,6 +18,7 @@ scrubs it).  The namespaced tiers live in :mod:`grader.sandbox`.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import random
@@ -143,6 +144,10 @@ class Box(Protocol):
     def close(self) -> None: ...
 
 
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
 def _rlimits(limits: Limits):
     def apply() -> None:
         for res, value in (
@@ -160,6 +165,11 @@ def _rlimits(limits: Limits):
         # The grader ignores SIGPIPE (Python does); give the program the default
         # back so a missing signal(SIGPIPE, SIG_IGN) shows as it would for the student.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        # If the grader itself is killed (SIGKILL, OOM), take the program with it:
+        # without a box there is no pid namespace to do that for us.
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:          # the grader died before the prctl took effect
+            os._exit(125)
     return apply
 
 
