@@ -110,12 +110,18 @@ def _make(ctx: Context, spec: Any) -> bytes:
 EXIT_EVIDENCE_WAIT = 0.25
 
 
-def _program_gone(ctx: Context) -> list[Diagnosis]:
-    """If the program died during the test (and the grader did not stop it), say how."""
+def _program_gone(ctx: Context, wait: float = EXIT_EVIDENCE_WAIT) -> list[Diagnosis]:
+    """If the program died during the test (and the grader did not stop it), say how.
+
+    A step that failed may be the first sign of a crash whose exit is not yet
+    visible: ``wait`` is how long to give that exit to show (a caller that has
+    just watched the program for a while passes 0).
+    """
     if not ctx.program or ctx.program.expected_exit:
         return []
     prog = ctx.program
-    poll_until(lambda: prog.exit_status() is not None, ctx.deadline.sooner(EXIT_EVIDENCE_WAIT))
+    if wait > 0:
+        poll_until(lambda: prog.exit_status() is not None, ctx.deadline.sooner(wait))
     status = prog.exit_status()
     if status is None:
         return []
@@ -561,7 +567,7 @@ def do_expect_running(ctx: Context, step: Step) -> None:
     # briefly (a crash right after a reset takes a few ms), pass if none comes.
     d = ctx.step_deadline(step.args if isinstance(step.args, dict) else {}, "still running")
     poll_until(lambda: prog.exit_status() is not None, d)
-    causes = _program_gone(ctx)
+    causes = _program_gone(ctx, wait=0)     # the window above was the wait
     if causes:
         raise StepFailed("the program is no longer running", causes)
 
