@@ -27,7 +27,7 @@ from .build import Workdir, build, detect_language, expected_files
 from .deadline import Deadline
 from .errors import SubmissionError
 from .payload import make_payload, uses_randomness
-from .program import Program, base_env, render_argv
+from .program import Program, SettledWrong, base_env, render_argv
 from .relay import Impairments, Relay
 from .results import (BuildResult, SubmissionResult, SubmissionStatus, TestResult,
                       TestStatus)
@@ -153,6 +153,7 @@ class _Run:
         self.timings: dict[str, float] = {"build": 0.0, "launch": 0.0, "tests": 0.0, "teardown": 0.0}
         self._refdir: Workdir | None = None     # a copy of reference/ inside the box, made on first use
         self.shared: Program | None = None      # lifetime: per-run: the program serving every test
+        self.settled_wrong: SettledWrong = set()  # wrong ports a launch already waited out (program.py)
 
     def result(self, status: SubmissionStatus, tests: list[TestResult], *, tier: str,
                message: str = "", build: BuildResult | None = None, hidden: int = 0,
@@ -502,7 +503,8 @@ class _Run:
             raise StepFailed(f"could not start {' '.join(prog.argv)}: {e.strerror or e}",
                              [("the build did not produce the program the spec runs", "not-built")])
         if not hold:
-            prog.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"], "listening"))
+            prog.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"], "listening"),
+                            self.settled_wrong)
         self.timings["launch"] += time.monotonic() - t
         return prog
 
@@ -518,7 +520,8 @@ class _Run:
             raise StepFailed(f"could not start {' '.join(receiver.argv)}: {e.strerror or e}",
                              [("the build did not produce the program the spec runs", "not-built")])
         ctx.programs["receiver"] = ctx.program = receiver
-        r = receiver.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"], "the receiver"))
+        r = receiver.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"], "the receiver"),
+                                self.settled_wrong)
         if not r.ok:
             raise StepFailed(f"the receiver is not receiving on port {ctx.port}",
                              receiver.explain_not_ready(r, self.spec.limits["ready"]))

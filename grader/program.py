@@ -8,6 +8,12 @@ is one of three states, each with its evidence:
 * ``READY``      -- listening on the port;
 * ``EXITED``     -- the program exited before it listened (status, stderr);
 * ``NOT_READY``  -- still running at the deadline, and what it listens on instead.
+
+A program that visibly serves the wrong port (no htons(), a fixed port) gets
+:data:`SETTLE_TIME` to correct itself.  A run launches the program once per
+test: once a launch has waited that out and the program still held exactly the
+same wrong sockets, later launches that show them again need not wait it out
+(the caller keeps that memory, a :class:`SettledWrong`, for one run).
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ READY, EXITED, NOT_READY = "ready", "exited", "not ready"
 SETTLE_TIME = 0.3
 # How long SIGSTOP may take to take effect on every process of the program.
 STOP_WAIT = 1.0
+
+
+# What a program listened on instead of its port: (type, port, listening) of each
+# bound, unconnected socket on another port.
+WrongSockets = frozenset[tuple[int, int, bool]]
+SettledWrong = set[WrongSockets]
 
 
 @dataclass
@@ -91,7 +103,13 @@ class Program:
             return s.kind == socket.SOCK_STREAM and s.listening and s.port == self.port
         return s.kind == socket.SOCK_DGRAM and s.port == self.port and not s.connected
 
-    def wait_ready(self, deadline: Deadline) -> Readiness:
+    def wait_ready(self, deadline: Deadline, settled: SettledWrong | None = None) -> Readiness:
+        """Poll until the program serves its port, exits, or ``deadline`` passes.
+
+        ``settled``: wrong sockets that an earlier launch of this program in the
+        same run held for a whole :data:`SETTLE_TIME`; seeing them again is the
+        verdict at once.  A new one is added when it outlasts the settle time.
+        """
         assert self.proc
         last: list[netinfo.SockInfo] = []
         settle: Deadline | None = None
@@ -109,8 +127,11 @@ class Program:
             # program's answer.  Give it a short moment to change its mind (a
             # second socket, listen() after bind()), not the whole deadline.
             if settle is None and self._conclusive(last):
-                settle = deadline.sooner(SETTLE_TIME)
+                seen_before = settled is not None and self._wrong(last) in settled
+                settle = deadline.sooner(0 if seen_before else SETTLE_TIME)
             if settle is not None and settle.expired:
+                if settled is not None and self._wrong(last):
+                    settled.add(self._wrong(last))
                 return Readiness(NOT_READY, last)
             # A UDP socket connect()ed to a client still shows the bound port.
             if self.protocol == "udp":
@@ -122,6 +143,10 @@ class Program:
         result = poll_until(check, deadline) or Readiness(NOT_READY, last)
         self.readiness = result
         return result
+
+    def _wrong(self, socks: list[netinfo.SockInfo]) -> WrongSockets:
+        return frozenset((s.kind, s.port, s.listening) for s in socks
+                         if s.port and s.port != self.port and not s.connected)
 
     def _conclusive(self, socks: list[netinfo.SockInfo]) -> bool:
         if self.protocol == "tcp":

@@ -189,3 +189,47 @@ def test_per_run_lifetime_keeps_one_server_for_all_tests(tmp_path):
     r = grade(load_spec(path), sub)
     assert [t.passed for t in r.tests] == [True, False]
     assert per_test.lifetime == "per-run"
+
+
+WRONG_THEN_RIGHT = """\
+    import socket, sys, time
+    port = int(sys.argv[1])
+    first = socket.socket(); first.bind(("", port + 7)); first.listen()
+    time.sleep(0.1)            # changes its mind within the settle time
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", port)); s.listen()
+    c, _ = s.accept(); c.sendall(c.recv(10)); time.sleep(5)
+    """
+
+
+def test_wrong_port_first_then_the_right_one_is_ready(spec, tmp_path):
+    t = only_test(grade(spec, submission(tmp_path, "server.py", WRONG_THEN_RIGHT)))
+    assert t.status is TestStatus.PASSED, t.feedback
+
+
+def test_a_wrong_port_waited_out_once_is_not_waited_out_again(tmp_path, monkeypatch):
+    """The settle time is spent once per run: later launches showing the same wrong port
+    get the same verdict at once (SETTLE_TIME is raised so the difference is seconds)."""
+    from grader import program
+    monkeypatch.setattr(program, "SETTLE_TIME", 2.0)
+    path = tmp_path / "three.yaml"
+    path.write_text(SPEC.replace("ready: 1.0", "ready: 5.0") + textwrap.indent(textwrap.dedent("""\
+        - name: again
+          points: 1
+          steps: [{connect: a}]
+        - name: and-again
+          points: 1
+          steps: [{connect: a}]
+        """), "  "))
+    sub = submission(tmp_path, "server.py", """\
+        import socket, sys, time
+        port = int(sys.argv[1])
+        s = socket.socket(); s.bind(("", ((port & 0xff) << 8) | (port >> 8))); s.listen()
+        time.sleep(30)
+        """)
+    r = grade(load_spec(path), sub)
+    assert [t.status for t in r.tests] == [TestStatus.FAILED] * 3
+    for t in r.tests:
+        assert "two bytes swapped" in t.feedback, t.feedback
+    assert r.tests[0].duration >= 2.0
+    assert r.tests[1].duration < 1.0 and r.tests[2].duration < 1.0, [t.duration for t in r.tests]
