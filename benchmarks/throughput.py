@@ -15,10 +15,11 @@ median rate, and records submissions per second, the median
 per-submission time, and peak memory sampled every 0.25 s: the coordinator's
 RSS, and coordinator plus workers (student programs, compilers and box
 helpers not counted).  Then the naive grader (benchmarks/naive.py: build,
-start, sleep 1 s, one message, kill) runs once over the same class with the same
-parallelism (its time is its sleep: it hardly varies).  It also records the CPU seconds the batch used per submission
-(its whole process tree) and how many cores *other* work on the machine kept
-busy meanwhile (the machine is shared: those cores were not ours).
+start, sleep 1 s, one message, kill) runs once over the same class with the
+same parallelism (its time is its sleep: it hardly varies).  It also records
+the CPU seconds the batch used per submission (its whole process tree) and how
+many cores *other* work on the machine kept busy meanwhile (the machine may be
+shared: those cores were not ours).
 ``--memory-sizes`` re-runs the batch at the best ``--jobs`` with
 classes of several sizes: the coordinator's peak should not grow with them.
 """

@@ -202,7 +202,11 @@ WRONG_THEN_RIGHT = """\
     """
 
 
-def test_wrong_port_first_then_the_right_one_is_ready(spec, tmp_path):
+def test_wrong_port_first_then_the_right_one_is_ready(spec, tmp_path, monkeypatch):
+    """A program seen on a wrong port may still correct itself within the settle time
+    (raised here, so a loaded machine cannot make the 0.1 s look too long)."""
+    from grader import program
+    monkeypatch.setattr(program, "SETTLE_TIME", 2.0)
     t = only_test(grade(spec, submission(tmp_path, "server.py", WRONG_THEN_RIGHT)))
     assert t.status is TestStatus.PASSED, t.feedback
 
