@@ -111,6 +111,7 @@ class Program:
         verdict at once.  A new one is added when it outlasts the settle time.
         """
         assert self.proc
+        settled = set() if settled is None else settled
         last: list[netinfo.SockInfo] = []
         settle: Deadline | None = None
 
@@ -127,11 +128,11 @@ class Program:
             # program's answer.  Give it a short moment to change its mind (a
             # second socket, listen() after bind()), not the whole deadline.
             if settle is None and self._conclusive(last):
-                seen_before = settled is not None and self._wrong(last) in settled
-                settle = deadline.sooner(0 if seen_before else SETTLE_TIME)
+                settle = deadline.sooner(0 if self._wrong(last) in settled else SETTLE_TIME)
             if settle is not None and settle.expired:
-                if settled is not None and self._wrong(last):
-                    settled.add(self._wrong(last))
+                wrong = self._wrong(last)
+                if wrong:
+                    settled.add(wrong)
                 return Readiness(NOT_READY, last)
             # A UDP socket connect()ed to a client still shows the bound port.
             if self.protocol == "udp":
