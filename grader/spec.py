@@ -23,9 +23,10 @@ import jsonschema
 import yaml
 
 from .errors import SpecError
+from .resources import reference_dir as grader_reference_dir
+from .resources import resolve_spec, shipped_specs
 from .spec_schema import ACTION_KEYS, PAYLOAD_KEYS, SCHEMA, STEP_EXTRAS
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 PLACEHOLDERS = {"port", "host", "reference", "python"}
 
 DEFAULT_LIMITS = {
@@ -101,9 +102,10 @@ class Spec:
 
     @property
     def reference_dir(self) -> Path:
-        """reference/ beside the spec's folder (specs/x.yaml -> reference/), else the grader's own."""
+        """reference/ beside the spec's folder (specs/x.yaml -> reference/), else the grader's
+        own (:func:`grader.resources.reference_dir`: in the package when installed)."""
         beside = self.path.resolve().parent.parent / "reference"
-        return beside if beside.is_dir() else REFERENCE_DIR
+        return beside if beside.is_dir() else grader_reference_dir()
 
     @property
     def total_points(self) -> float:
@@ -191,11 +193,14 @@ def _schema_message(err: jsonschema.ValidationError) -> tuple[list[Any], str]:
 # ---------------------------------------------------------------- loading
 
 def load_spec(path: str | Path) -> Spec:
-    path = Path(path)
+    """Load and check a spec: a file, or a shipped spec by its bare name (``tcp-echo``)."""
+    path = resolve_spec(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(str(path), "no such spec file") from None
+        names = ", ".join(sorted(shipped_specs()))
+        raise SpecError(str(path), "no such spec file",
+                        hint=f"or name a shipped spec: {names}" if names else None) from None
     except IsADirectoryError:
         raise SpecError(str(path), "is a folder, not a spec file") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -254,6 +259,10 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
     def fail(msg: str, where: list) -> SpecError:
         return SpecError(name, msg, line=_line_of(root, where))
 
+    if data.get("lifetime") == "per-run":
+        raise fail("lifetime: per-run is not supported since 0.2: every test starts the program "
+                   "afresh in a network of its own, so no test's verdict depends on another's "
+                   "(remove the line)", ["lifetime"])
     languages = {}
     for lang, ld in data["languages"].items():
         for cmd in [ld["run"], ld.get("run_sender", []), *ld.get("build", []), *ld.get("build_with_makefile", [])]:
@@ -332,10 +341,10 @@ def _check_steps(steps, role: str, protocol: str, td: dict, err, opened: set[str
             # Names opened inside stay open after it, one per round ("c{i}" -> c0, c1, ...).
             for name in inner - opened:
                 opened.update(name.replace("{i}", str(i)) for i in range(args["times"]))
-        elif a in ("send", "expect", "expect_eof", "shutdown", "close", "echo_back"):
+        elif a in ("send", "expect", "expect_eof", "expect_open", "shutdown", "close", "echo_back"):
             target = None
             if isinstance(args, str):
-                target = args if a in ("expect_eof", "shutdown", "close", "echo_back") else None
+                target = args if a in ("expect_eof", "expect_open", "shutdown", "close", "echo_back") else None
             else:
                 target = args.get("to") or args.get("from") or args.get("name") 
             if target and target != "*" and "{" not in target and target not in opened:

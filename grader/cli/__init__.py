@@ -50,7 +50,13 @@ def top_help() -> str:
     lines = ["usage: grader COMMAND [options]   (grader COMMAND --help for its options)", "",
              "Grade TCP/UDP socket programs over real sockets.", "", "commands:"]
     lines += [f"  {name:<10} {cmd.summary}" for name, cmd in COMMANDS.items()]
-    lines += ["", "  --version  print the version"]
+    lines += ["", "  -V, --version  print the version",
+              "", "SPEC is a spec file, or the bare name of a shipped spec (grader check tcp-echo DIR):"]
+    try:
+        from ..resources import shipped_specs
+        lines.append("  " + ", ".join(sorted(shipped_specs())))
+    except Exception:       # the help must never fail
+        pass
     return "\n".join(lines)
 
 
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         if not argv or argv[0] in ("-h", "--help", "help"):
             print(top_help())
             return EXIT_OK if argv else EXIT_USAGE
-        if argv[0] == "--version":
+        if argv[0] in ("-V", "--version"):
             print(f"socket-grader {__version__}")
             return EXIT_OK
         if argv[0] not in COMMANDS:

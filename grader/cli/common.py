@@ -12,7 +12,9 @@ TIERS = ["auto", "root", "userns", "none"]
 
 
 def add_spec(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", metavar="SPEC", help="the assignment spec (YAML), e.g. specs/tcp-echo.yaml")
+    p.add_argument("spec", metavar="SPEC",
+                   help="the assignment spec (YAML), e.g. specs/tcp-echo.yaml, or the bare name of "
+                        "a shipped spec, e.g. tcp-echo (grader --help lists them)")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -28,7 +30,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def spec_from(args: argparse.Namespace) -> Spec:
-    return load_spec(args.spec)
+    """The spec SPEC names; ``args.spec`` becomes its path (a bare name resolved), for
+    commands that hand the path on (batch workers load it again)."""
+    spec = load_spec(args.spec)
+    args.spec = str(spec.path)
+    return spec
 
 
 def existing_dir(path: str, what: str) -> Path:

@@ -16,6 +16,7 @@ from ..errors import UsageError
 from ..merge import gather
 from ..reporters import classreport, parse_formats, write_reports
 from ..reporters.terminal import report_table
+from ..resources import resolve_spec
 from ..resultstore import (RESULTS_SUBDIR, OutputLock, ResultStore, copy_spec,
                            write_manifest)
 from ..spec import load_spec
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                          hint="merge into a new folder")
     formats = parse_formats(args.format)
     got = gather(dirs, partial=args.partial)
-    spec_path = Path(args.spec) if args.spec else got.spec_copy
+    spec_path = resolve_spec(args.spec) if args.spec else got.spec_copy
     spec = load_spec(spec_path)
     if spec.hash != got.manifest.spec_hash:
         raise UsageError(f"{spec_path}: is spec {spec.hash}, but the shards were graded "

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import SpecError, UsageError
 from ..reporters.classreport import FILENAME, render
 from ..reporters.jsonfmt import atomic_write
+from ..resources import resolve_spec
 from ..resultstore import MANIFEST, SPEC_COPY, ResultStore, read_manifest
 from ..results import SubmissionResult
 from ..spec import Spec, load_spec
@@ -57,7 +58,7 @@ def from_gradebook(path: Path) -> list[SubmissionResult]:
 
 def run(args: argparse.Namespace) -> int:
     src = Path(args.results)
-    spec_path: Path | None = Path(args.spec) if args.spec else None
+    spec_path: Path | None = resolve_spec(args.spec) if args.spec else None
     if src.is_dir() and (src / MANIFEST).is_file():
         results, copy = from_folder(src)
         spec_path = spec_path or copy
