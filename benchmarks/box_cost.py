@@ -10,7 +10,14 @@ For every tier this machine allows it measures, N times each:
                     build and the test launches), ``--sockets`` box.socket()
                     calls, close;
 * ``spawn``         one spawn + wait of /bin/true inside an open box;
-* ``socket``        one box.socket() inside an open box.
+* ``socket``        one box.socket() inside an open box;
+* ``world``         one test's world: open_world() (a fresh network namespace
+                    with lo up, in the namespaced tiers) and its close();
+* ``restore``       the work dir put back after a test (grader.build.Workdir):
+                    ``restore=`` when the test changed nothing (a walk of the
+                    tree), ``restore+`` when it wrote a file (clear and copy).
+
+A test's fixed cost of independence is ``world`` + ``restore=``.
 
 The cost a tier *adds* to a submission run is its ``run`` median minus the
 ``run`` median of the unsandboxed tier (which also spawns and opens sockets).
@@ -32,6 +39,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from grader.build import Workdir              # noqa: E402
 from grader.deadline import Deadline          # noqa: E402
 from grader.errors import GraderError         # noqa: E402
 from grader.sandbox import open_box           # noqa: E402
@@ -93,10 +101,23 @@ def inside_box(tier: str, runs: int) -> dict[str, list[float]]:
         spawn = [timed(lambda: box.spawn(["/bin/true"], cwd=work).wait(Deadline.after(10)))
                  for _ in range(runs)]
         sock = [timed(lambda: box.socket().close()) for _ in range(runs)]
+        world = [timed(lambda: box.open_world().close()) for _ in range(runs)]
+        wd = Workdir(work)
+        try:
+            box.prepare_workdir(wd.path)
+            wd.snapshot()
+            same = [timed(lambda: wd.restore(box.prepare_workdir)) for _ in range(runs)]
+
+            def dirty() -> float:
+                (wd.path / "out.txt").write_text("written by a test\n")
+                return timed(lambda: wd.restore(box.prepare_workdir))
+            changed = [dirty() for _ in range(runs)]
+        finally:
+            wd.remove()
     finally:
         box.close()
         shutil.rmtree(parent)
-    return {"spawn": spawn, "socket": sock}
+    return {"spawn": spawn, "socket": sock, "world": world, "restore=": same, "restore+": changed}
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -125,11 +146,13 @@ def measure(tiers: list[str], runs: int, spawns: int, sockets: int) -> dict:
 def print_table(result: dict, spawns: int, sockets: int) -> None:
     print(f"# load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cpus; "
           f"run = open + prepare_workdir + {spawns} spawns + {sockets} sockets + close")
-    print(f"{'tier':8} {'open+close':>14} {'run':>14} {'added/run':>10} {'spawn':>12} {'socket':>12}")
+    print(f"{'tier':8} {'open+close':>14} {'run':>14} {'added/run':>10} {'spawn':>12} {'socket':>12} "
+          f"{'world':>12} {'restore=':>12} {'restore+':>12}")
     for tier, r in result.items():
         cell = lambda k: f"{r[k]['median']:6.2f} ({r[k]['p90']:.1f})"   # noqa: E731
         print(f"{tier:8} {cell('open+close'):>14} {cell('run'):>14} "
-              f"{r.get('added_per_run_ms', 0):10.2f} {cell('spawn'):>12} {cell('socket'):>12}")
+              f"{r.get('added_per_run_ms', 0):10.2f} {cell('spawn'):>12} {cell('socket'):>12} "
+              f"{cell('world'):>12} {cell('restore='):>12} {cell('restore+'):>12}")
     print("# milliseconds: median (p90)")
 
 

@@ -7,7 +7,14 @@ to a box through this interface, so the same probes run in every tier:
   as the student's program (for a namespaced box, inside its namespace);
 * ``box.spawn(argv, ...)`` starts a program and returns a :class:`Proc`;
 * ``box.choose_port(wanted)`` says which port to give the program;
+* ``box.open_world()`` gives a test its own network (see :class:`World`);
 * ``box.close()`` kills everything that was started in the box.
+
+A *world* is what one test may change and the next must not see: its
+network.  In a namespaced box every world is a fresh network namespace with
+its own 127.0.0.1 and every port free, so a TIME_WAIT, a port still bound or
+a program still listening cannot reach the next test.  Programs of a test are
+spawned and probe sockets made through its world.
 
 This module implements tier 3, ``unsandboxed``: the program runs as a plain
 subprocess in its own session with rlimits, on a free port the grader picks,
@@ -132,6 +139,16 @@ class Proc(Protocol):
     def kill(self) -> None: ...                  # the program and everything it started
 
 
+class World(Protocol):
+    """One test's network: ports, probe sockets and programs that live in it."""
+
+    def choose_port(self, wanted: int) -> int: ...
+    def socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> socket.socket: ...
+    def spawn(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,
+              stdin: bytes | None = None, limits: Limits = Limits()) -> Proc: ...
+    def close(self) -> None: ...
+
+
 class Box(Protocol):
     tier: str
     host: str
@@ -141,6 +158,7 @@ class Box(Protocol):
     def prepare_workdir(self, workdir: Path) -> None: ...
     def spawn(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,
               stdin: bytes | None = None, limits: Limits = Limits()) -> Proc: ...
+    def open_world(self) -> World: ...
     def close(self) -> None: ...
 
 
@@ -324,6 +342,9 @@ class LocalBox:
         self._procs.append(proc)
         return proc
 
+    def open_world(self) -> "LocalWorld":
+        return LocalWorld(self)
+
     def close(self) -> None:
         for proc in self._procs:
             proc.kill()
@@ -334,3 +355,29 @@ class LocalBox:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class LocalWorld:
+    """Tier 3 has one network, the machine's: a test's world is fresh free ports.
+
+    Each port is chosen free (with its byte swap free too) when the test asks,
+    so an earlier test's TIME_WAIT or a server that outlived it sits on another
+    port.  The rest of the machine's network is shared: that is why this tier
+    is a last resort (see docs/security.md).
+    """
+
+    def __init__(self, box: LocalBox) -> None:
+        self._box = box
+
+    def choose_port(self, wanted: int) -> int:
+        return self._box.choose_port(wanted)
+
+    def socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> socket.socket:
+        return socket.socket(family, type)
+
+    def spawn(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,
+              stdin: bytes | None = None, limits: Limits = Limits()) -> LocalProc:
+        return self._box.spawn(argv, cwd=cwd, env=env, stdin=stdin, limits=limits)
+
+    def close(self) -> None:
+        pass

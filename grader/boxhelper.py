@@ -32,7 +32,16 @@ SCM_RIGHTS; every request gets exactly one reply ``{"ok": bool, ...}``):
               host pid.  Init reports exec failures like subprocess does (a
               CLOEXEC pipe) and, when it reaps the program, sends ``exit``
               with the wait status on *chan* and closes it.
-``socket``    a socket created here, i.e. in the box's network namespace.
+``net_open``  a test's world: a fresh network namespace (its own ``lo``, up,
+              and nothing else) and a fresh, empty /tmp and /dev/shm for the
+              programs spawned from now on; one per test, so nothing a test
+              leaves (a TIME_WAIT, a port still bound, files in /tmp, a full
+              /tmp) reaches the next.  Replies ``{"net": id}``; ``spawn`` and
+              ``socket`` take ``net: id``.
+``net_close`` forget network ``id``: the kernel removes it (and every socket
+              still in it) once no process of it is left.
+``socket``    a socket created here, i.e. in the box's network namespace
+              (or in network ``net``).
 ``expose``    bind a host directory into the view (read-write for workdirs).
 ``kill``      SIGKILL a program and what it started (see ``kill_for``).
 ``shutdown``  kill everything, reply, exit.
@@ -135,6 +144,10 @@ def _b(path):
 
 def unshare(flags):
     _check(libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def setns(fd, nstype):
+    _check(libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
 
 
 def mount(source, target, fstype, flags, data=None):
@@ -438,6 +451,9 @@ def child_main(req, fds, errw):
         _signal.set_wakeup_fd(-1)
         prctl(PR_SET_DUMPABLE, 1)
         os.setsid()
+        if req.get("netfd") is not None:
+            stage = "network"
+            setns(req["netfd"], CLONE_NEWNET)
         stage = "chdir"
         enter_box_root(req["cwd"])
         stage = "limits"
@@ -478,6 +494,10 @@ class Init:
         self.ctrl = ctrl
         self.cfg = cfg
         self.programs = {}          # nspid -> Program, until reaped
+        self.nets = {}              # id -> fd of a test's network namespace
+        self.next_net = 1
+        self.base_net = None        # fd of the box's own network namespace
+        self.exposed = []           # (path, writable) of every expose, in order
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
@@ -491,6 +511,7 @@ class Init:
         _signal.set_wakeup_fd(self.wake_w)
         proc = build_root(self.cfg)
         loopback_up()
+        self.base_net = os.open(PROC + "/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         return {"proc": proc}
 
     # -- reaping
@@ -576,6 +597,7 @@ class Init:
     def do_spawn(self, req, fds):
         if len(fds) != 4:
             raise OSError(22, "spawn needs 4 fds")
+        req["netfd"] = self.net_fd(req)
         errr, errw = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -600,12 +622,67 @@ class Init:
         self.programs[pid] = Program(pid, chan, req["marker"])
         return {"ok": True, "nspid": pid}, []
 
+    def net_fd(self, req):
+        net = req.get("net")
+        if net is None:
+            return None
+        if net not in self.nets:
+            raise OSError(22, "no network %r in this box" % (net,))
+        return self.nets[net]
+
+    def fresh_tmp(self):
+        """Empty tmpfs mounts on /tmp and /dev/shm for the next spawns (the old ones
+        go when their last user does: the programs of the last test are dead)."""
+        set_attr_at(NEW, 0, MOUNT_ATTR_RDONLY, recursive=False)
+        try:
+            umount2(NEW + "/tmp", MNT_DETACH)
+            tmpfs(NEW + "/tmp", "1777", self.cfg["tmp_size"])
+            # Work dirs under the host's /tmp are bound inside the box's /tmp: again.
+            for path, writable in self.exposed:
+                if path == "/tmp" or path.startswith("/tmp/"):
+                    bind_dir(path, writable)
+        finally:
+            set_attr_at(NEW, MOUNT_ATTR_RDONLY, recursive=False)
+        set_attr_at(NEW + "/dev", 0, MOUNT_ATTR_RDONLY, recursive=False)
+        try:
+            umount2(NEW + "/dev/shm", MNT_DETACH)
+            tmpfs(NEW + "/dev/shm", "1777", self.cfg["shm_size"])
+        finally:
+            set_attr_at(NEW + "/dev", MOUNT_ATTR_RDONLY, recursive=False)
+
+    def do_net_open(self, req, fds):
+        self.fresh_tmp()
+        unshare(CLONE_NEWNET)
+        try:
+            loopback_up()
+            fd = os.open(PROC + "/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            setns(self.base_net, CLONE_NEWNET)
+        net, self.next_net = self.next_net, self.next_net + 1
+        self.nets[net] = fd
+        return {"ok": True, "net": net}, []
+
+    def do_net_close(self, req, fds):
+        fd = self.nets.pop(req["net"], None)
+        if fd is not None:
+            os.close(fd)
+        return {"ok": True}, []
+
     def do_socket(self, req, fds):
-        sock = _socket.socket(req["family"], req["type"], req.get("proto", 0))
+        netfd = self.net_fd(req)
+        if netfd is None:
+            sock = _socket.socket(req["family"], req["type"], req.get("proto", 0))
+            return {"ok": True}, [sock.detach()]
+        setns(netfd, CLONE_NEWNET)
+        try:
+            sock = _socket.socket(req["family"], req["type"], req.get("proto", 0))
+        finally:
+            setns(self.base_net, CLONE_NEWNET)
         return {"ok": True}, [sock.detach()]
 
     def do_expose(self, req, fds):
         expose(req["path"], req["writable"])
+        self.exposed.append((req["path"], req["writable"]))
         return {"ok": True}, []
 
     def do_kill(self, req, fds):
@@ -624,6 +701,7 @@ class Init:
 
     def handle(self, req, fds):
         handler = {"spawn": self.do_spawn, "socket": self.do_socket, "expose": self.do_expose,
+                   "net_open": self.do_net_open, "net_close": self.do_net_close,
                    "kill": self.do_kill, "shutdown": self.do_shutdown}.get(req.get("op"))
         if handler is None:
             return {"ok": False, "stage": "request", "errno": 22,

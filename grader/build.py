@@ -36,8 +36,33 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, onerror=unlock)
 
 
+def _manifest(top: Path) -> dict[str, tuple[int, int, int, int]]:
+    """Every entry under ``top`` (symlinks not followed): type, inode, size, ctime.
+
+    ctime cannot be set by a program, so a file rewritten in place (even with
+    its old size and mtime put back) shows as changed.
+    """
+    found = {}
+    for dirpath, dirs, files, dirfd in os.fwalk(top, follow_symlinks=False):
+        rel = os.path.relpath(dirpath, top)
+        for name in dirs + files:
+            try:
+                st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+            except OSError:
+                continue
+            found[os.path.normpath(os.path.join(rel, name))] = (
+                stat.S_IFMT(st.st_mode), st.st_ino, st.st_size, st.st_ctime_ns)
+    return found
+
+
 class Workdir:
-    """A private copy of the submission, removed afterwards whatever the program did to it."""
+    """A private copy of the submission, removed afterwards whatever the program did to it.
+
+    After the build, :meth:`snapshot` keeps a pristine copy of the work dir;
+    :meth:`restore` puts it back after each test, so files a test's program
+    wrote, changed or deleted (or the files a test gave it) are not there for
+    the next test.  The folder itself is kept (the box has it bound in).
+    """
 
     def __init__(self, source: Path | None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="socket-grader-"))
@@ -48,6 +73,42 @@ class Workdir:
         else:
             self.path.mkdir()
         self.root.chmod(0o755)
+
+    _pristine: Path | None = None
+    _manifest: dict | None = None
+
+    def snapshot(self) -> None:
+        """Remember the work dir as it is now (call it once it is ready for tests)."""
+        self._pristine = self.root / "pristine"
+        if self._pristine.exists():
+            remove_tree(self._pristine)
+        shutil.copytree(self.path, self._pristine, symlinks=True)
+        self._manifest = _manifest(self.path)
+
+    def restore(self, prepare=None) -> bool:
+        """Put the work dir back as :meth:`snapshot` left it; True if anything had changed.
+
+        ``prepare(path)`` gives the restored files back to the box (its uid owns them).
+        """
+        assert self._pristine is not None, "snapshot() first"
+        if _manifest(self.path) == self._manifest:
+            return False
+        for entry in os.listdir(self.path):
+            target = self.path / entry
+            if target.is_dir() and not target.is_symlink():
+                remove_tree(target)
+            else:
+                try:
+                    target.unlink()
+                except OSError:
+                    os.chmod(self.path, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+                    target.unlink()
+        shutil.copytree(self._pristine, self.path, symlinks=True, dirs_exist_ok=True)
+        shutil.copystat(self._pristine, self.path)
+        if prepare is not None:
+            prepare(self.path)
+        self._manifest = _manifest(self.path)
+        return True
 
     def remove(self) -> None:
         remove_tree(self.root)

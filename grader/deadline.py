@@ -26,7 +26,8 @@ class Deadline:
 
     end: float
     what: str = ""
-    seconds: float = field(default=0.0)
+    seconds: float = field(default=0.0)      # how long it allows, from its making
+    asked: float | None = None               # what the caller asked for, when more than allowed
 
     @classmethod
     def after(cls, seconds: float, what: str = "") -> "Deadline":
@@ -40,9 +41,27 @@ class Deadline:
         return time.monotonic() >= self.end
 
     def sooner(self, seconds: float, what: str = "") -> "Deadline":
-        """A deadline ``seconds`` from now, but never later than this one."""
-        end = min(self.end, time.monotonic() + seconds)
-        return Deadline(end, what or self.what, seconds)
+        """A deadline ``seconds`` from now, but never later than this one.
+
+        When this one ends first, the new one is *clipped*: ``seconds`` says
+        what it really allows and ``asked`` what was asked for, so a message
+        never claims a wait longer than the one that happened.
+        """
+        now = time.monotonic()
+        if now + seconds <= self.end:
+            return Deadline(now + seconds, what or self.what, seconds)
+        return Deadline(self.end, what or self.what, max(0.0, self.end - now), asked=seconds)
+
+    @property
+    def clipped(self) -> bool:
+        return self.asked is not None
+
+    def describe(self) -> str:
+        """How long this wait was, in words: "2 s", or "0.37 s (cut short: ...)"."""
+        if not self.clipped:
+            return f"{self.seconds:g} s"
+        return (f"{self.seconds:.2f} s (the test's time limit cut short the {self.asked:g} s "
+                "this wait would have had)")
 
 
 def poll_until(check: Callable[[], T], deadline: Deadline,

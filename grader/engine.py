@@ -4,40 +4,33 @@ It knows nothing of terminals, files or pytest.  ``grade`` returns a plain
 :class:`~grader.results.SubmissionResult`; front ends (CLI, pytest plugin,
 batch, reporters) only read it.
 
-Per test: a fresh socket set, a fresh launch of the program (unless the spec
-says the server lives for the whole run), a deadline for the test and one for
-every step, and at the end everything the test started is stopped.
+Per test: a scope of its own (:mod:`grader.scope`): a fresh network, a fresh
+launch of the program, one deadline for the test that every step's wait takes
+its time from, and at the end everything the test started is stopped and the
+work dir is put back as the build left it.  A test's verdict depends on what
+the program does in that test alone.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
-import shutil
-import socket
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, netinfo
+from . import __version__
 from .box import Box, Limits
 from .build import Workdir, build, detect_language, expected_files
 from .deadline import Deadline
 from .errors import SubmissionError
-from .payload import make_payload, uses_randomness
-from .program import Program, SettledWrong, base_env, render_argv
-from .relay import Impairments, Relay
+from .program import base_env
 from .results import (BuildResult, SubmissionResult, SubmissionStatus, TestResult,
                       TestStatus)
-from .shims import shim_path
+from .scope import Outcome, Prepared, TestScope
 from .spec import Language, Spec, TestSpec
-from .steps import Context, ReferenceFailed, StepFailed, run_step, uses_reference
-
-HOST = "127.0.0.1"
-# This many zombie children is evidence worth naming in any failure.
-ZOMBIE_EVIDENCE = 5
+from .steps import StepFailed
 
 
 @dataclass
@@ -150,10 +143,9 @@ class _Run:
         self.reference = reference
         self.seed = options.seed if options.seed is not None else spec.seed
         self.limits = _limits(spec)
-        self.timings: dict[str, float] = {"build": 0.0, "launch": 0.0, "tests": 0.0, "teardown": 0.0}
-        self._refdir: Workdir | None = None     # a copy of reference/ inside the box, made on first use
-        self.shared: Program | None = None      # lifetime: per-run: the program serving every test
-        self.settled_wrong: SettledWrong = set()  # wrong ports a launch already waited out (program.py)
+        self.timings: dict[str, float] = {"build": 0.0, "setup": 0.0, "launch": 0.0, "tests": 0.0,
+                                          "teardown": 0.0}
+        self.prepared: Prepared | None = None   # what every test starts from, once built
 
     def result(self, status: SubmissionStatus, tests: list[TestResult], *, tier: str,
                message: str = "", build: BuildResult | None = None, hidden: int = 0,
@@ -203,6 +195,13 @@ class _Run:
             except OSError as e:
                 self.built = BuildResult(False, self.lang.name, [], f"could not run the build: {e}")
             self.timings["build"] = time.monotonic() - t
+            if self.built.ok:
+                self.workdir.snapshot()      # every test starts from the work dir as built
+                self.prepared = Prepared(
+                    spec=self.spec, box=self.box, workdir=self.workdir, env=self.env,
+                    limits=self.limits, run=self.lang.run, run_sender=self.lang.run_sender,
+                    reference=self.workdir.path if self.reference else self.spec.reference_dir,
+                    timings=self.timings)
         except BaseException:
             self.close()
             raise
@@ -221,15 +220,13 @@ class _Run:
                                self.skipped(tests, "not run: the submission did not build"),
                                tier=self.box.tier, message=msg, build=self.built, hidden=hidden,
                                started=started)
-        results, status, message = self.run_tests(self.box, self.workdir.path, self.env, tests)
+        assert self.prepared is not None
+        results, status, message = self.run_tests(self.prepared, tests)
         return self.result(status, results, tier=self.box.tier, message=message, build=self.built,
                            hidden=hidden, started=started)
 
     def close(self) -> None:
         t = time.monotonic()
-        if self.shared is not None:
-            self.shared.stop()
-            self.shared = None
         try:
             if getattr(self, "box", None) is not None:
                 self.box.close()
@@ -238,15 +235,15 @@ class _Run:
             if getattr(self, "workdir", None) is not None:
                 self.workdir.remove()
                 self.workdir = None
-            if self._refdir is not None:
-                self._refdir.remove()
-                self._refdir = None
+            if self.prepared is not None:
+                self.prepared.close()
+                self.prepared = None
             self.timings["teardown"] += time.monotonic() - t
 
     # -------------------------------------------------------------- tests
 
-    def run_tests(self, box: Box, workdir: Path, env: dict[str, str],
-                  tests: list[TestSpec]) -> tuple[list[TestResult], SubmissionStatus, str]:
+    def run_tests(self, prepared: Prepared, tests: list[TestSpec]
+                  ) -> tuple[list[TestResult], SubmissionStatus, str]:
         total = Deadline.after(self.spec.limits["total"], "the whole run")
         results: list[TestResult] = []
         status, message = SubmissionStatus.GRADED, ""
@@ -257,127 +254,40 @@ class _Run:
                 status, message = SubmissionStatus.TIMED_OUT, why
                 break
             t = time.monotonic()
-            res = self.run_test(box, workdir, env, test, total)
+            res = self.run_test(prepared, test, total)
             self.timings["tests"] += time.monotonic() - t
             results.append(res)
             if self.options.on_test:
                 self.options.on_test(res)
         return results, status, message
 
-    def run_test(self, box: Box, workdir: Path, env: dict[str, str], test: TestSpec,
-                 total: Deadline) -> TestResult:
+    def run_test(self, prepared: Prepared, test: TestSpec, total: Deadline) -> TestResult:
+        """One test in a scope of its own (see :mod:`grader.scope`)."""
         started = time.monotonic()
-        deadline = total.sooner(test.timeout, f"test {test.name}")
-        seed = test_seed(self.seed, test)
-        rng = random.Random(seed)
-        shared = self.shared if self.shared and self.shared.exit_status() is None else None
-        port = shared.port if shared else box.choose_port(self.spec.port)
-        run_env = dict(env)
-        for shim in test.shims:
-            run_env["LD_PRELOAD"] = str(self.install_shim(workdir, shim))
-        ctx = Context(spec=self.spec, test=test, deadline=deadline, rng=rng, host=HOST, port=port,
-                      launch=lambda hold: self.launch(box, workdir, run_env, ctx, hold))
-        if test.files:
-            ctx.files = {name: make_payload(p, rng) for name, p in test.files.items()}
-            if any(uses_randomness(p) for p in test.files.values()):
-                ctx.used_randomness = True
-            written = self.write_files(workdir, ctx.files)
-        failure: StepFailed | None = None
-        error: str | None = None
-        ctx.reference = lambda argv, stdin=None: self.run_reference(box, env, ctx, argv, stdin)
         try:
-            if self.spec.role == "server" and uses_reference(test.steps):
-                ctx.shadow = self.start_shadow(box, self.reference_dir(box), env, ctx)
-            if self.spec.role == "client":
-                self.start_client(box, workdir, run_env, ctx, test)
-            elif self.spec.role == "pair":
-                self.start_pair(box, workdir, run_env, ctx, test, seed)
-            elif test.start and shared is not None and not test.shims:
-                ctx.program = shared          # lifetime: per-run, and it is still serving
-            elif test.start:
-                ctx.program = ctx.launch(None)
-                if self.spec.lifetime == "per-run" and not test.shims:
-                    self.shared = ctx.program
-                r = ctx.program.readiness
-                if r is not None and not r.ok:
-                    raise StepFailed(f"the server did not start listening on port {port}",
-                                     ctx.program.explain_not_ready(r, self.spec.limits["ready"]))
-            for step in test.steps:
-                if deadline.expired:
-                    raise StepFailed(f"the test's time limit ({test.timeout:g} s) was reached "
-                                     f"before step '{step.action}' (line {step.line})")
-                run_step(ctx, step)
-        except StepFailed as f:
-            failure = f
-            failure.causes = self.extra_evidence(ctx) + failure.causes
-        except ReferenceFailed as e:
-            error = (f"the reference implementation failed this test, so the spec or the reference "
-                     f"is wrong (not the submission): {e}")
-        except Exception as e:     # a bug of the grader: say so, keep grading the others
-            error = "".join(traceback.format_exception_only(type(e), e)).strip()
-            error += "\n" + "".join(traceback.format_tb(e.__traceback__)[-3:])
-        finally:
-            t = time.monotonic()
-            prog = ctx.program
-            keep = (prog is not None and prog is self.shared and failure is None and error is None
-                    and not prog.expected_exit and prog.exit_status() is None)
-            if prog is self.shared and not keep:
-                self.shared = None        # it failed, exited or was signalled: start afresh
-            # Stop the program first, then reset the grader's connections: a reset
-            # (not a FIN) leaves no TIME_WAIT behind on the program's port, so the
-            # next test in the same box starts with the port as free as the first.
-            if prog and prog.proc and not keep:
-                prog.stop()
-            ctx.net.close_all(reset=True)
-            if ctx.listener:
-                ctx.listener.close()
-            for s in ctx.held:
-                s.close()
-            if test.files:
-                self.remove_files(workdir, written)
-            if ctx.shadow is not None:
-                if ctx.shadow.program:
-                    ctx.shadow.program.stop()
-                ctx.shadow.net.close_all(reset=True)
-            for helper in [*ctx.helpers, *ctx.programs.values()]:
-                helper.stop()
-            if ctx.relay is not None:
-                ctx.relay.stop()
-            if self._refdir is not None and ctx.files:
-                self.remove_files(self._refdir.path, [self._refdir.path / n for n in ctx.files])
-            self.timings["teardown"] += time.monotonic() - t
+            with TestScope(prepared, test, test_seed(self.seed, test), total) as scope:
+                out = scope.run()
+        except Exception as e:       # the scope itself failed (the box): the grader's fault
+            out = Outcome(error="".join(traceback.format_exception_only(type(e), e)).strip()
+                          + "\n" + "".join(traceback.format_tb(e.__traceback__)[-3:]))
         duration = round(time.monotonic() - started, 4)
-        stdout_tail = prog.proc.stdout.tail() if prog and prog.proc else ""
-        stderr_tail = prog.proc.stderr.tail() if prog and prog.proc else ""
-        used_seed = seed if ctx.used_randomness else None
+        used_seed = self.seed if out.used_randomness else None
         common = dict(name=test.name, number=test.number, description=test.description,
                       max_points=test.points, duration=duration, visibility=test.visibility,
-                      seed=self.seed if used_seed is not None else None,
-                      stdout_tail=stdout_tail, stderr_tail=stderr_tail)
-        if error:
+                      seed=used_seed, stdout_tail=out.stdout_tail, stderr_tail=out.stderr_tail)
+        if out.error:
             return TestResult(points=0.0, status=TestStatus.ERROR,
                               feedback="the grader failed while running this test (not your "
-                                       "program's fault; please report it):\n" + error, **common)
-        if failure is None:
+                                       "program's fault; please report it):\n" + out.error, **common)
+        if out.failure is None:
             return TestResult(points=test.points, status=TestStatus.PASSED, feedback="", **common)
+        f = out.failure
         return TestResult(points=0.0, status=TestStatus.FAILED,
-                          feedback=self.feedback(test, failure, stderr_tail, used_seed),
-                          diagnoses=sorted({code for _, code in failure.causes if code != "hint"}),
+                          feedback=self.feedback(f, out.stderr_tail, used_seed),
+                          diagnoses=sorted({code for _, code in f.causes if code != "hint"}),
                           **common)
 
-    def extra_evidence(self, ctx: Context) -> list[tuple[str, str]]:
-        """Causes worth naming whatever step failed (seen on the live program)."""
-        prog = ctx.program
-        if not prog or not prog.proc or prog.exit_status() is not None:
-            return []
-        zombies = netinfo.zombie_children(prog.proc.pid)
-        if len(zombies) >= ZOMBIE_EVIDENCE:
-            return [(f"it has {len(zombies)} zombie children: it does not waitpid() for the "
-                     "children it forks, and they use up its process limit (fork() then fails)",
-                     "zombies")]
-        return []
-
-    def feedback(self, test: TestSpec, f: StepFailed, stderr_tail: str, used_seed: int | None) -> str:
+    def feedback(self, f: StepFailed, stderr_tail: str, used_seed: int | None) -> str:
         lines = []
         step = getattr(f, "step", None)
         if step is not None:
@@ -395,174 +305,9 @@ class _Run:
             lines.append("the program's stderr (last lines):")
             lines += [f"  | {ln}" for ln in stderr_tail.splitlines()]
         if used_seed is not None:
-            lines.append(f"random data and timing used seed {self.seed}: "
-                         f"`grader check --seed {self.seed}` replays it exactly")
+            lines.append(f"random data and timing used seed {used_seed}: "
+                         f"`grader check --seed {used_seed}` replays it exactly")
         return "\n".join(lines)
-
-    # -------------------------------------------------------------- launching
-
-    def reference_dir(self, box: Box) -> Path:
-        """A copy of reference/ the box can see (the program's own view never includes it)."""
-        if self._refdir is None:
-            self._refdir = Workdir(self.spec.reference_dir)
-            box.prepare_workdir(self._refdir.path)
-        return self._refdir.path
-
-    def run_reference(self, box: Box, env: dict[str, str], ctx: Context, argv_template,
-                      stdin: bytes | None) -> Program:
-        """Start one of the spec's interop programs (reference server or client) in the box."""
-        refdir = self.reference_dir(box)
-        if ctx.files:
-            self.write_files(refdir, ctx.files)
-        argv = render_argv(argv_template, port=ctx.port, host=HOST, reference=refdir,
-                           python="python3")
-        prog = Program(box, argv, cwd=refdir, env=env, limits=self.limits, port=ctx.port,
-                       protocol=self.spec.protocol)
-        prog.start(stdin=stdin)
-        ctx.helpers.append(prog)
-        return prog
-
-    def start_shadow(self, box: Box, refdir: Path, env: dict[str, str], ctx: Context) -> Context:
-        """The reference, run beside the program, for steps that say ``expect: {reference: true}``.
-
-        It gets the same files and the same random stream (its generator starts
-        from the same state), and every socket step is done to it first, so its
-        replies are known before the program's are checked.
-        """
-        box.prepare_workdir(refdir)
-        if ctx.files:
-            self.write_files(refdir, ctx.files)
-        rng = random.Random()
-        rng.setstate(ctx.rng.getstate())
-        port = box.choose_port(self.spec.port + 1)
-        shadow = Context(spec=self.spec, test=ctx.test, deadline=ctx.deadline, rng=rng, host=HOST,
-                         port=port, launch=lambda hold: None, files=ctx.files, is_shadow=True)  # type: ignore[arg-type, return-value]
-        argv = render_argv(self.spec.reference_run, port=port, host=HOST, reference=refdir,
-                           python="python3")
-        prog = Program(box, argv, cwd=refdir, env=env, limits=self.limits, port=port,
-                       protocol=self.spec.protocol)
-        prog.start()
-        shadow.program = prog
-        if not prog.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"])).ok:
-            raise ReferenceFailed(f"the reference did not start listening on port {port}: "
-                                  f"{prog.proc.stderr.tail() if prog.proc else ''}")
-        return shadow
-
-    def write_files(self, workdir: Path, files: dict[str, bytes]) -> list[Path]:
-        """The test's files, written into the program's work dir (readable by it)."""
-        written = []
-        for name, data in files.items():
-            path = workdir / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            path.chmod(0o644)
-            written.append(path)
-        return written
-
-    def remove_files(self, workdir: Path, written: list[Path]) -> None:
-        for path in written:
-            try:
-                path.unlink()
-            except OSError:
-                pass
-
-    def install_shim(self, workdir: Path, name: str) -> Path:
-        """Put the shim where the program can load it: in its own work dir (the box shows it)."""
-        target = workdir / f".socket-grader-{name}.so"
-        if not target.exists():
-            shutil.copyfile(shim_path(name), target)
-            target.chmod(0o755)
-        return target
-
-    def argv(self, port: int, workdir: Path) -> list[str]:
-        assert self.lang
-        reference = workdir if self.reference else self.spec.reference_dir
-        return render_argv(self.lang.run, port=port, host=HOST, reference=reference,
-                           python="python3")
-
-    def launch(self, box: Box, workdir: Path, env: dict[str, str], ctx: Context,
-               hold: str | None) -> Program:
-        """Start the server for ``ctx`` (holding its port first if asked) and wait until ready."""
-        t = time.monotonic()
-        if hold:
-            kind = socket.SOCK_STREAM if hold == "tcp" else socket.SOCK_DGRAM
-            s = box.socket(socket.AF_INET, kind)
-            if kind == socket.SOCK_STREAM:
-                # A listening socket blocks every other bind() to the port, with or
-                # without SO_REUSEADDR; ours lets it ignore an earlier test's TIME_WAIT.
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("0.0.0.0", ctx.port))
-            if kind == socket.SOCK_STREAM:
-                s.listen(16)
-            ctx.held.append(s)
-        prog = Program(box, self.argv(ctx.port, workdir), cwd=workdir, env=env,
-                       limits=self.limits, port=ctx.port, protocol=self.spec.protocol)
-        try:
-            prog.start()
-        except OSError as e:
-            raise StepFailed(f"could not start {' '.join(prog.argv)}: {e.strerror or e}",
-                             [("the build did not produce the program the spec runs", "not-built")])
-        if not hold:
-            prog.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"], "listening"),
-                            self.settled_wrong)
-        self.timings["launch"] += time.monotonic() - t
-        return prog
-
-    def start_pair(self, box: Box, workdir: Path, env: dict[str, str], ctx: Context,
-                   test: TestSpec, seed: int) -> None:
-        """Receiver first (on its port), then the grader's network, then the sender talking to it."""
-        assert self.lang and self.lang.run_sender
-        receiver = Program(box, self.argv(ctx.port, workdir), cwd=workdir, env=env,
-                           limits=self.limits, port=ctx.port, protocol="udp")
-        try:
-            receiver.start()
-        except OSError as e:
-            raise StepFailed(f"could not start {' '.join(receiver.argv)}: {e.strerror or e}",
-                             [("the build did not produce the program the spec runs", "not-built")])
-        ctx.programs["receiver"] = ctx.program = receiver
-        r = receiver.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"], "the receiver"),
-                                self.settled_wrong)
-        if not r.ok:
-            raise StepFailed(f"the receiver is not receiving on port {ctx.port}",
-                             receiver.explain_not_ready(r, self.spec.limits["ready"]))
-        relay_port = box.choose_port(self.spec.port + 1)
-        sock = box.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((HOST, relay_port))
-        ctx.relay = Relay(sock, (HOST, ctx.port), Impairments.from_spec(test.network), seed)
-        ctx.relay.start()
-        if test.network.keys() - {"lose_first_reply_to"}:
-            ctx.used_randomness = True
-        ctx.stdin = make_payload(test.stdin, ctx.rng, ctx.files) if test.stdin is not None else b""
-        argv = render_argv(self.lang.run_sender, port=relay_port, host=HOST,
-                           reference=workdir if self.reference else self.spec.reference_dir,
-                           python="python3")
-        sender = Program(box, argv, cwd=workdir, env=env, limits=self.limits, port=relay_port,
-                         protocol="udp")
-        sender.start(stdin=ctx.stdin)
-        ctx.programs["sender"] = sender
-
-    def start_client(self, box: Box, workdir: Path, env: dict[str, str], ctx: Context,
-                     test: TestSpec) -> None:
-        if test.peer == "reference":
-            server = ctx.reference(self.spec.interop["server"])
-            if not server.wait_ready(ctx.deadline.sooner(self.spec.limits["ready"])).ok:
-                raise ReferenceFailed("the reference server did not start listening: "
-                                      + (server.proc.stderr.tail() if server.proc else ""))
-        if test.peer == "listen":
-            ls = box.socket(socket.AF_INET, socket.SOCK_STREAM)
-            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            ls.bind((HOST, ctx.port))
-            ls.listen(16)
-            ctx.listener = ls
-        ctx.stdin = make_payload(test.stdin, ctx.rng, ctx.files) if test.stdin is not None else b""
-        prog = Program(box, self.argv(ctx.port, workdir), cwd=workdir, env=env,
-                       limits=self.limits, port=ctx.port, protocol=self.spec.protocol)
-        try:
-            prog.start(stdin=ctx.stdin)
-        except OSError as e:
-            raise StepFailed(f"could not start {' '.join(prog.argv)}: {e.strerror or e}",
-                             [("the build did not produce the program the spec runs", "not-built")])
-        ctx.program = prog
 
 
 __all__ = ["GradeOptions", "Session", "grade", "grade_reference", "selected_tests"]

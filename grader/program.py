@@ -28,7 +28,7 @@ from typing import Sequence
 import psutil
 
 from . import netinfo
-from .box import Box, Limits, Proc
+from .box import Limits, Proc, World
 from .deadline import Deadline, poll_until
 from .diagnose import Diagnosis, describe_exit, wrong_port
 
@@ -64,11 +64,11 @@ def render_argv(template: Sequence[str], **values: object) -> list[str]:
 
 
 class Program:
-    """One launch of the student's program in a box (server or client role)."""
+    """One launch of the student's program in a test's world (server or client role)."""
 
-    def __init__(self, box: Box, argv: Sequence[str], *, cwd: Path, env: dict[str, str],
+    def __init__(self, world: World, argv: Sequence[str], *, cwd: Path, env: dict[str, str],
                  limits: Limits, port: int, protocol: str) -> None:
-        self.box = box
+        self.world = world
         self.argv = list(argv)
         self.cwd = cwd
         self.env = env
@@ -80,7 +80,7 @@ class Program:
         self.expected_exit = False     # set when the grader itself asked it to stop
 
     def start(self, stdin: bytes | None = None) -> Proc:
-        self.proc = self.box.spawn(self.argv, cwd=self.cwd, env=self.env, stdin=stdin,
+        self.proc = self.world.spawn(self.argv, cwd=self.cwd, env=self.env, stdin=stdin,
                                    limits=self.limits)
         self.expected_exit = False
         return self.proc

@@ -478,12 +478,21 @@ class NsBox:
     def choose_port(self, wanted: int) -> int:
         return wanted               # the box has its own network: the port is free
 
-    def socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> socket.socket:
+    def socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM,
+               net: int | None = None) -> socket.socket:
         reply, fds = self._require_link().request({"op": "socket", "family": int(family),
-                                                    "type": int(type)})
+                                                    "type": int(type), "net": net})
         if not reply.get("ok"):
             raise _failure(reply)
         return socket.socket(fileno=fds[0])
+
+    def close_net(self, net: int) -> None:
+        if self._closed or self._link is None:
+            return
+        try:
+            self._link.request({"op": "net_close", "net": net}, what="the box to drop a network")
+        except BoxError:
+            pass                     # the helper is gone, and its networks with it
 
     def prepare_workdir(self, workdir: Path) -> None:
         """Let the box's uid own ``workdir`` and bind it read-write into the box.
@@ -508,8 +517,15 @@ class NsBox:
             raise error
         self._workdirs.append(path)
 
+    def open_world(self) -> "NsWorld":
+        """A fresh network namespace in this box (about 1 ms; see benchmarks/RESULTS.md)."""
+        reply, _ = self._require_link().request({"op": "net_open"}, what="the box to make a network")
+        if not reply.get("ok"):
+            raise _failure(reply)
+        return NsWorld(self, reply["net"])
+
     def spawn(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,
-              stdin: bytes | None = None, limits: Limits = Limits()) -> NsProc:
+              stdin: bytes | None = None, limits: Limits = Limits(), net: int | None = None) -> NsProc:
         link = self._require_link()
         cwd_path = Path(cwd).resolve()
         if not _under(cwd_path, self._workdirs):
@@ -519,6 +535,7 @@ class NsBox:
             self._cgroup.set_limits(limits)
         marker = uuid.uuid4().hex
         request = self._spawn_request([os.fspath(a) for a in argv], cwd_path, env, limits, marker)
+        request["net"] = net
         return _Spawner(self, link, request, stdin, limits).run()
 
     def _spawn_request(self, argv: list[str], cwd: Path, env: dict[str, str] | None,
@@ -582,6 +599,27 @@ class NsBox:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class NsWorld:
+    """One test's network namespace in a box: every port free, its own 127.0.0.1."""
+
+    def __init__(self, box: NsBox, net: int) -> None:
+        self._box = box
+        self.net = net
+
+    def choose_port(self, wanted: int) -> int:
+        return wanted               # a fresh network: the port is free
+
+    def socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> socket.socket:
+        return self._box.socket(family, type, net=self.net)
+
+    def spawn(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None,
+              stdin: bytes | None = None, limits: Limits = Limits()) -> NsProc:
+        return self._box.spawn(argv, cwd=cwd, env=env, stdin=stdin, limits=limits, net=self.net)
+
+    def close(self) -> None:
+        self._box.close_net(self.net)
 
 
 class _Spawner:

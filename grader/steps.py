@@ -16,7 +16,7 @@ import signal
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from . import diagnose, netinfo
 from .conns import Net, TcpConn, UdpSock
@@ -40,9 +40,18 @@ class StepFailed(Exception):
         self.details = details or []
 
 
+class World(Protocol):
+    """What the steps may ask of the test that runs them (a :class:`grader.scope.TestScope`)."""
+
+    def launch(self, hold: str | None) -> Program: ...          # start the program (holding its port first?)
+    def socket(self, family: int, kind: int) -> socket.socket: ...   # a probe socket in the test's network
+    def run_reference(self, argv: Any, stdin: bytes | None = None) -> Program: ...   # an interop program
+
+
 @dataclass
 class Context:
-    """Everything one test's steps share.  Built by the engine, one per test."""
+    """What one test's steps share: the conversation so far.  One per test (and one
+    for the reference beside it); everything it starts belongs to ``world``."""
 
     spec: Spec
     test: TestSpec
@@ -50,22 +59,19 @@ class Context:
     rng: Any
     host: str
     port: int
-    launch: Callable[[str | None], Program]          # (hold_port) -> started program
+    world: World
     program: Program | None = None
+    programs: dict[str, Program] = field(default_factory=dict)   # pair role: sender, receiver
     net: Net = field(default_factory=Net)
     listener: socket.socket | None = None
+    relay: Any = None                     # pair role: the grader's network between them
     stdin: bytes = b""
+    files: dict[str, bytes] = field(default_factory=dict)    # the test's files, by name
     fd_baseline: int | None = None
     signalled: str | None = None
     used_randomness: bool = False
-    held: list[socket.socket] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)    # the test's files, by name
     shadow: "Context | None" = None       # the reference, mirrored (expect: reference)
     is_shadow: bool = False
-    reference: Callable[..., Program] | None = None   # starts an interop program (argv, stdin)
-    helpers: list[Program] = field(default_factory=list)   # interop programs started by the test
-    programs: dict[str, Program] = field(default_factory=dict)   # pair role: sender, receiver
-    relay: Any = None                     # pair role: the grader's network between them
     replies: dict[str, list[bytes]] = field(default_factory=dict)   # the reference's replies, by socket
 
     def step_deadline(self, args: Any, what: str) -> Deadline:
@@ -87,7 +93,7 @@ NO_SHUTDOWN: Diagnosis = (
 
 
 def _within(d: Deadline) -> str:
-    return f"{d.seconds:g} s"
+    return d.describe()
 
 
 # ------------------------------------------------------------------ helpers
@@ -143,7 +149,7 @@ def do_connect(ctx: Context, step: Step) -> None:
     family = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}.get(args.get("family"), ctx.family())
     d = ctx.step_deadline(args, "connect")
     host = ctx.connect_host(family)
-    s = ctx.program.box.socket(family, socket.SOCK_STREAM) if ctx.program else socket.socket(family)
+    s = ctx.world.socket(family, socket.SOCK_STREAM)
     if args.get("nodelay", True):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.settimeout(d.remaining())
@@ -161,7 +167,7 @@ def do_connect(ctx: Context, step: Step) -> None:
 def do_udp(ctx: Context, step: Step) -> None:
     args = step.args if isinstance(step.args, dict) else {"name": step.args}
     family = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}.get(args.get("family"), ctx.family())
-    s = ctx.program.box.socket(family, socket.SOCK_DGRAM) if ctx.program else socket.socket(family, socket.SOCK_DGRAM)
+    s = ctx.world.socket(family, socket.SOCK_DGRAM)
     host = ctx.connect_host(family)
     s.bind((host, 0))
     s.setblocking(False)
@@ -487,6 +493,28 @@ def do_expect_eof(ctx: Context, step: Step) -> None:
                      f"(the peer closing or shutting down)", causes)
 
 
+def do_expect_open(ctx: Context, step: Step) -> None:
+    """A precondition of the test: the program still holds this connection open.
+
+    Whatever the program sent on it so far has been read (a FIN or RST it sent
+    before its later replies is therefore seen), without waiting for more.
+    """
+    name = _name(step.args)
+    sock = ctx.net.get(name)
+    if not isinstance(sock, TcpConn):
+        raise StepFailed("expect_open needs a TCP connection")
+    while sock.can_read() and select.select([sock.sock], [], [], 0)[0]:
+        sock.on_readable()
+    if not sock.eof:
+        return
+    how = "reset" if sock.reset else "closed"
+    raise StepFailed(f"the program {how} {name} while the test still needed it open, so "
+                     "the test cannot show what it checks",
+                     _program_gone(ctx) + [(f"the server {how} the connection after one reply "
+                                            "instead of serving the client until it closes",
+                                            "closes-first")])
+
+
 def do_echo_back(ctx: Context, step: Step) -> None:
     """The grader plays an echo server on one connection until the peer's end of stream."""
     args = step.args if isinstance(step.args, dict) else {"from": step.args}
@@ -541,7 +569,7 @@ def _who(args: Any) -> str:
 
 
 def do_launch(ctx: Context, step: Step) -> None:
-    ctx.program = ctx.launch(step.args.get("hold_port"))
+    ctx.program = ctx.world.launch(step.args.get("hold_port"))
 
 
 def do_expect_listening(ctx: Context, step: Step) -> None:
@@ -588,9 +616,18 @@ def do_resume(ctx: Context, step: Step) -> None:
     prog.signal_tree(signal.SIGCONT)
 
 
+def _need_running(ctx: Context, prog: Program, before: str) -> None:
+    """A precondition: the program is still running (a program that already died
+    cannot show how it takes a signal or a restart, and must not pass for it)."""
+    if prog.exit_status() is not None:
+        raise StepFailed(f"the program had already ended before {before}, so this test cannot "
+                         "show how it handles that", _program_gone(ctx, wait=0))
+
+
 def do_signal(ctx: Context, step: Step) -> None:
     prog = _need_program(ctx, "signal")
     assert prog.proc
+    _need_running(ctx, prog, f"it was sent {step.args}")
     prog.expected_exit = True
     ctx.signalled = step.args
     prog.proc.send_signal(getattr(signal, step.args))
@@ -681,13 +718,14 @@ def _network_details(ctx: Context) -> list[str]:
 def do_restart(ctx: Context, step: Step) -> None:
     prog = _need_program(ctx, "restart")
     assert prog.proc
+    _need_running(ctx, prog, "it was stopped for the restart")
     sig = getattr(signal, step.args.get("signal", "SIGKILL"))
     prog.expected_exit = True
     prog.proc.send_signal(sig)
     if prog.proc.wait(ctx.step_deadline(step.args, "exit before restart")) is None:
         prog.proc.kill()
     prog.proc.kill()   # and anything it left behind
-    ctx.program = new = ctx.launch(None)
+    ctx.program = new = ctx.world.launch(None)
     r = new.readiness
     if r and not r.ok:
         stderr = new.proc.stderr.data if new.proc else b""
@@ -796,9 +834,9 @@ def do_run_client(ctx: Context, step: Step) -> None:
     """Interop: the reference client talks to the student's server; its output is checked."""
     args = step.args
     interop = ctx.spec.interop.get("client")
-    assert interop and ctx.reference, "run_client needs interop.client in the spec"
+    assert interop, "run_client needs interop.client in the spec"
     stdin = _make(ctx, args["stdin"]) if "stdin" in args else b""
-    client = ctx.reference(list(interop) + list(args.get("args", [])), stdin)
+    client = ctx.world.run_reference(list(interop) + list(args.get("args", [])), stdin)
     d = ctx.step_deadline(args, "the reference client")
     status = client.proc.wait(d) if client.proc else None
     if status is None:
@@ -840,6 +878,7 @@ ACTIONS: dict[str, Callable[[Context, Step], None]] = {
     "connect": do_connect, "udp": do_udp, "accept": do_accept,
     "send": do_send, "expect": do_expect, "expect_eof": do_expect_eof,
     "shutdown": do_shutdown, "close": do_close, "echo_back": do_echo_back,
+    "expect_open": do_expect_open,
     "launch": do_launch, "expect_listening": do_expect_listening,
     "expect_running": do_expect_running, "expect_exit": do_expect_exit,
     "signal": do_signal, "restart": do_restart, "suspend": do_suspend, "resume": do_resume,

@@ -6,13 +6,20 @@ Outside the default suite (marked slow); run it with
 
 SOCKET_GRADER_REPEAT sets N (default 20); SOCKET_GRADER_JOBS the parallelism
 (default 4: on 2 cores, parallel grading is also a load test of the deadlines);
-SOCKET_GRADER_ASSIGNMENTS (comma-separated) limits it to some assignments.
+SOCKET_GRADER_ASSIGNMENTS (comma-separated) limits it to some assignments;
+SOCKET_GRADER_HOGS starts that many CPU hogs (busy loops) beside the grading
+for the whole run, so deadlines meet a machine busier than it has cores.
+Under load:
+
+    SOCKET_GRADER_JOBS=8 SOCKET_GRADER_HOGS=2 .venv/bin/python -m pytest -m slow tests/test_determinism.py
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,11 +31,24 @@ from grader.engine import GradeOptions
 REPEAT = int(os.environ.get("SOCKET_GRADER_REPEAT", "20"))
 JOBS = int(os.environ.get("SOCKET_GRADER_JOBS", "4"))
 ONLY = [a for a in os.environ.get("SOCKET_GRADER_ASSIGNMENTS", "").split(",") if a]
+HOGS = int(os.environ.get("SOCKET_GRADER_HOGS", "0"))
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(REPEAT * 400)]
 
 
-def test_every_sample_gets_the_same_verdict_every_time():
+@pytest.fixture
+def cpu_hogs():
+    """HOGS busy loops for the length of the test (each also ends itself after 2 hours)."""
+    hogs = [subprocess.Popen([sys.executable, "-c",
+                              "import time\nend = time.monotonic() + 7200\n"
+                              "while time.monotonic() < end: pass"]) for _ in range(HOGS)]
+    yield
+    for h in hogs:
+        h.kill()
+        h.wait()
+
+
+def test_every_sample_gets_the_same_verdict_every_time(cpu_hogs):
     verdicts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     assignments = sorted({p.parent.name for p in sample_dirs()} & {p.stem for p in SPECS.glob("*.yaml")})
     if ONLY:
@@ -42,5 +62,6 @@ def test_every_sample_gets_the_same_verdict_every_time():
         unstable = sorted(k for k, v in verdicts.items() if len(v) > 1)
         print(f"round {round_ + 1}/{REPEAT}: {len(verdicts)} samples, unstable so far: {unstable}", flush=True)
     unstable = {k: dict(v) for k, v in verdicts.items() if len(v) > 1}
-    print(f"\n{len(verdicts)} samples x {REPEAT} runs: {len(unstable)} unstable")
+    print(f"\n{len(verdicts)} samples x {REPEAT} runs (--jobs {JOBS}, {HOGS} CPU hogs): "
+          f"{len(unstable)} unstable")
     assert not unstable

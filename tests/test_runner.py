@@ -10,6 +10,7 @@ import pytest
 
 from conftest import SPECS, SUBMISSIONS
 from grader import GradeOptions, SubmissionStatus, TestStatus, grade, load_spec
+from grader.errors import SpecError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -131,7 +132,8 @@ def test_timings_are_split(spec, tmp_path):
     r = grade(load_spec(SPECS / "tcp-echo.yaml"), SUBMISSIONS / "tcp-echo" / "c-correct-fork",
               GradeOptions(only=["echo-line", "half-close"]))
     assert r.score == r.max_score or r.score == 5
-    assert set(r.timings) == {"build", "launch", "tests", "teardown"}
+    assert set(r.timings) == {"build", "setup", "launch", "tests", "teardown"}
+    assert 0 < r.timings["setup"] < r.timings["tests"]
     assert r.timings["build"] > 0 and r.timings["tests"] > 0
 
 
@@ -171,9 +173,11 @@ PER_RUN = textwrap.dedent("""\
     """)
 
 
-def test_per_run_lifetime_keeps_one_server_for_all_tests(tmp_path):
+def test_every_test_gets_a_fresh_program_and_per_run_is_refused(tmp_path):
+    """Tests are independent: the second test meets a new program (it counts from 1 again);
+    a spec asking for one program for the whole run is told why it cannot have it."""
     path = tmp_path / "counter.yaml"
-    path.write_text(PER_RUN)
+    path.write_text(PER_RUN.replace("lifetime: per-run", "lifetime: per-test"))
     sub = submission(tmp_path, "server.py", """\
         import socket, sys
         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -183,12 +187,10 @@ def test_per_run_lifetime_keeps_one_server_for_all_tests(tmp_path):
             c, _ = s.accept(); n += 1; c.sendall(b"%d\\n" % n); c.close()
         """)
     r = grade(load_spec(path), sub)
-    assert [t.passed for t in r.tests] == [True, True], [t.feedback for t in r.tests]
-    per_test = load_spec(path.parent / "counter.yaml")
-    path.write_text(PER_RUN.replace("lifetime: per-run", "lifetime: per-test"))
-    r = grade(load_spec(path), sub)
     assert [t.passed for t in r.tests] == [True, False]
-    assert per_test.lifetime == "per-run"
+    path.write_text(PER_RUN)
+    with pytest.raises(SpecError, match=r"counter.yaml:5: lifetime: per-run is not supported"):
+        load_spec(path)
 
 
 WRONG_THEN_RIGHT = """\
