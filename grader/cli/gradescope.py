@@ -2,10 +2,14 @@
 
 The zip (upload it under "Configure Autograder" as a zip file) holds:
 
+- ``socket_grader-<version>-py3-none-any.whl``: the grader that wrote the zip, as a
+  wheel (:mod:`grader.wheel`: from a checkout, an editable install or a wheel
+  install alike), so the image grades with exactly this grader; socket-grader is
+  not on the package index;
 - ``setup.sh``: run once by Gradescope, as root, while it builds the image: it
-  installs Python, a C compiler and make, then socket-grader (from the copy of
-  its source in the zip, so the image grades with exactly this version) into
-  the virtual environment :data:`VENV`;
+  installs Python, a C compiler and make, then the wheel into the virtual
+  environment :data:`VENV` (its dependencies come from the package index, as pip
+  fetches any dependency);
 - ``run_autograder``: run for every submission: ``grader check --all --format
   gradescope`` on ``/autograder/submission``, writing
   ``/autograder/results/results.json``; if grading fails or is cut off before
@@ -13,9 +17,14 @@ The zip (upload it under "Configure Autograder" as a zip file) holds:
   socket-grader's own fallback writer, which still lists every test; if even
   Python fails, a minimal file with score 0 and a message);
 - ``spec/<the spec's file name>``: the spec, as given;
-- ``socket-grader/``: socket-grader's source (``grader/``, ``pyproject.toml``),
-  when this grader runs from a source checkout; an installed socket-grader
-  instead makes ``setup.sh`` install the same version from the package index.
+- ``reference/``: the spec's own reference implementations, when it has some
+  beside it (``specs/x.yaml`` with ``reference/``) other than the grader's own,
+  which the wheel carries.
+
+Both scripts take ``AUTOGRADER_ROOT`` (default ``/autograder``) and
+``SOCKET_GRADER_VENV`` (default :data:`VENV`), so they can be tried outside
+Gradescope; ``SOCKET_GRADER_SKIP_APT=1`` makes setup.sh leave the system
+packages alone (tests/test_gradescope_zip.py runs both scripts that way).
 
 The zip is reproducible: entries are sorted and dated 1980-01-01, so the same
 spec and socket-grader give the same bytes.
@@ -30,12 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
-from ..errors import UsageError
+from ..errors import GraderError, UsageError
+from ..resources import checkout_root, reference_dir
 from ..spec import Spec
+from ..wheel import wheel_bytes, wheel_name
 from .common import add_spec, spec_from
 
 VENV = "/opt/socket-grader"
-SOURCE = "/autograder/source"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # Seconds the grader may take beyond the spec's build and whole-run limits before
 # run_autograder stops it, so that the trap still writes results.json well before
@@ -47,15 +57,20 @@ SETUP_SH = """\
 # Written by `grader gradescope` (socket-grader {version}).
 # Gradescope runs this once, as root, while it builds the autograder image.
 set -euxo pipefail
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-# Python for socket-grader; a C compiler and make to build students' C code.
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip build-essential
-python3 -m venv {venv}
-{venv}/bin/python -m pip install --upgrade pip
-{venv}/bin/python -m pip install {install}
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"          # overridable to try this script locally
+VENV="${{SOCKET_GRADER_VENV:-{venv}}}"
+if [ -z "${{SOCKET_GRADER_SKIP_APT:-}}" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # Python for socket-grader; a C compiler and make to build students' C code.
+    apt-get install -y --no-install-recommends python3 python3-venv python3-pip build-essential
+fi
+python3 -m venv "$VENV"
+# socket-grader from the wheel in this zip (it is not on the package index);
+# its dependencies (PyYAML, pytest, psutil, jsonschema, ...) from the index as usual.
+"$VENV/bin/python" -m pip install "$ROOT/source/{wheel}"
 # Log which sandbox tier this image gives (it shows in the image build log).
-{venv}/bin/grader doctor || true
+"$VENV/bin/grader" doctor || true
 """
 
 RUN_AUTOGRADER = """\
@@ -99,8 +114,8 @@ timeout --kill-after=10 {time_limit} $GRADER check --all --format gradescope --o
 
 # The last resort, if socket-grader's own Python cannot even start.
 FALLBACK_JSON = ('{"score": 0, "output": "The autograder failed before it could grade this '
-                 'submission. This is not your program\'s fault: please tell your instructor.", '
-                 '"stdout_visibility": "hidden", "tests": []}')
+                 'submission. This is not your program\'s fault: your instructor can see what '
+                 'went wrong and will regrade it.", "stdout_visibility": "hidden", "tests": []}')
 
 
 @dataclass(frozen=True)
@@ -116,31 +131,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the zip to write (default: ./autograder.zip)")
 
 
-def source_checkout() -> Path | None:
-    """socket-grader's source checkout (holding grader/ and pyproject.toml), if it runs from one."""
-    root = Path(__file__).resolve().parent.parent.parent
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file() and 'name = "socket-grader"' in pyproject.read_text(errors="replace"):
-        return root
-    return None
-
-
-def source_entries(root: Path) -> list[Entry]:
-    """grader/ (without caches), pyproject.toml and README.md, under socket-grader/."""
-    entries = [Entry("socket-grader/pyproject.toml", (root / "pyproject.toml").read_bytes())]
-    if (root / "README.md").is_file():
-        entries.append(Entry("socket-grader/README.md", (root / "README.md").read_bytes()))
-    for path in sorted((root / "grader").rglob("*")):
-        rel = path.relative_to(root)
-        if path.is_file() and "__pycache__" not in rel.parts and path.suffix not in (".pyc", ".so"):
-            entries.append(Entry(f"socket-grader/{rel.as_posix()}", path.read_bytes()))
+def reference_entries(spec: Spec) -> list[Entry]:
+    """The spec's own reference folder (beside its folder), under reference/, unless it is
+    the grader's own (the wheel carries that one)."""
+    ref = spec.reference_dir.resolve()
+    try:
+        if ref == reference_dir().resolve():
+            return []
+    except GraderError:
+        pass
+    entries = []
+    for path in sorted(ref.rglob("*")):
+        rel = path.relative_to(ref)
+        if path.is_file() and "__pycache__" not in rel.parts and path.suffix != ".pyc":
+            entries.append(Entry(f"reference/{rel.as_posix()}", path.read_bytes(),
+                                 executable=bool(path.stat().st_mode & 0o111)))
     return entries
 
 
-def script_entries(spec: Spec, install: str) -> list[Entry]:
-    """setup.sh and run_autograder; ``install`` is what setup.sh gives to pip install."""
+def script_entries(spec: Spec) -> list[Entry]:
+    """setup.sh and run_autograder."""
     limit = int(spec.limits["build"] + spec.limits["total"]) + KILL_MARGIN
-    fields = dict(version=__version__, venv=VENV, install=install, spec_name=spec.path.name,
+    fields = dict(version=__version__, venv=VENV, wheel=wheel_name(), spec_name=spec.path.name,
                   time_limit=limit, fallback_json=FALLBACK_JSON.replace("'", "'\"'\"'"))
     return [Entry("setup.sh", SETUP_SH.format(**fields).encode(), executable=True),
             Entry("run_autograder", RUN_AUTOGRADER.format(**fields).encode(), executable=True)]
@@ -148,11 +160,9 @@ def script_entries(spec: Spec, install: str) -> list[Entry]:
 
 def build_zip(spec: Spec, out: Path) -> list[str]:
     """Write the autograder zip for ``spec`` to ``out``; returns the entry names."""
-    root = source_checkout()
-    install = f"{SOURCE}/socket-grader" if root else shlex.quote(f"socket-grader=={__version__}")
-    entries = script_entries(spec, install) + [Entry(f"spec/{spec.path.name}", spec.path.read_bytes())]
-    if root:
-        entries += source_entries(root)
+    entries = script_entries(spec) + [Entry(f"spec/{spec.path.name}", spec.path.read_bytes()),
+                                      Entry(wheel_name(), wheel_bytes())]
+    entries += reference_entries(spec)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
@@ -168,6 +178,11 @@ def build_zip(spec: Spec, out: Path) -> list[str]:
     return sorted(e.name for e in entries)
 
 
+def where_from() -> str:
+    root = checkout_root()
+    return f"the checkout {root}" if root else "the installed package"
+
+
 def run(args: argparse.Namespace) -> int:
     spec = spec_from(args)
     if not spec.path.name or " " in spec.path.name or spec.path.name != shlex.quote(spec.path.name):
@@ -175,11 +190,13 @@ def run(args: argparse.Namespace) -> int:
                          "(it is used in the run_autograder script)")
     names = build_zip(spec, args.out)
     hidden = sum(1 for t in spec.tests if t.visibility != "visible")
-    bundled = any(n.startswith("socket-grader/") for n in names)
+    refs = sum(1 for n in names if n.startswith("reference/"))
     print(f"wrote {args.out}: {len(names)} files, {spec.assignment} (spec {spec.hash}, "
           f"{len(spec.tests)} tests, {spec.total_points:g} points, {hidden} not visible at once)")
-    print("socket-grader: " + ("its source is in the zip" if bundled else
-                               f"setup.sh installs socket-grader=={__version__} from the package index"))
+    print(f"socket-grader {__version__}: bundled as {wheel_name()} (this grader, built from "
+          f"{where_from()}); setup.sh installs it with pip, its dependencies from the package index")
+    if refs:
+        print(f"the spec's own reference implementations: {refs} files under reference/")
     print("upload it in Gradescope under Configure Autograder > Zip file upload; "
           f"set the assignment's total to {spec.total_points:g} points")
     return 0
