@@ -1,10 +1,17 @@
 """grader init-ci SPEC [--dir REPO]: give an assignment repo a GitHub Actions workflow.
 
 It writes ``REPO/.github/workflows/socket-grader.yml``, which on every push
-installs socket-grader, runs ``grader check`` (the student's self-check: visible
-tests only) on the repo, shows the Markdown summary on the run's page with an
+installs socket-grader, lets the sandbox use user namespaces where the runner
+restricts them, runs ``grader check`` (the student's self-check: visible tests
+only) on the repo, shows the Markdown summary on the run's page with an
 annotation per failing test, keeps the JUnit file and the JSON results as an
 artifact, and fails the job below full marks on the tests it ran.
+
+socket-grader is not on the package index, so the workflow installs it from
+something that exists: by default the running grader as a wheel
+(:mod:`grader.wheel`), written to ``REPO/.github/socket-grader/`` to be committed
+with the workflow; or whatever ``--install`` names (a ``git+https://`` URL of the
+course's copy, say), with no wheel written.  The output says which.
 
 A spec outside REPO is copied to ``REPO/.github/socket-grader/<name>`` so the
 workflow can read it.  docs/ci.md explains the workflow step by step.
@@ -16,11 +23,14 @@ import argparse
 import json
 import math
 import shutil
+import sys
 from pathlib import Path
 
 from .. import __version__
-from ..errors import UsageError
+from ..errors import GraderError, UsageError
+from ..resources import reference_dir
 from ..spec import Spec
+from ..wheel import build_wheel, wheel_name
 from .common import add_spec, spec_from
 
 WORKFLOW_PATH = Path(".github/workflows/socket-grader.yml")
@@ -63,6 +73,17 @@ jobs:
         id: install
         run: |
           python -m pip install {install}
+      - name: Let the sandbox use user namespaces
+        id: userns
+        # Ubuntu 24.04 runner images restrict unprivileged user namespaces through
+        # AppArmor; the grader's sandbox needs them, and runners have passwordless sudo.
+        env:
+          RESTRICT: /proc/sys/kernel/apparmor_restrict_unprivileged_userns
+        run: |
+          if [ "$(cat "$RESTRICT" 2>/dev/null)" = 1 ]; then
+            sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0
+          fi
+          grader doctor || true
       - name: Grade
         id: grade
         run: |
@@ -99,9 +120,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the assignment repository (default: the current folder)")
     p.add_argument("--submission", default=".", metavar="PATH",
                    help="the folder in REPO holding the student's code (default: REPO itself)")
-    p.add_argument("--install", default=f"socket-grader=={__version__}", metavar="REQUIREMENT",
-                   help="what the workflow gives to pip install (default: this version, "
-                        f"socket-grader=={__version__}; e.g. a git+https:// URL)")
+    p.add_argument("--install", default=None, metavar="REQUIREMENT",
+                   help="what the workflow gives to pip install instead of the bundled wheel, "
+                        "e.g. git+https://github.com/COURSE/socket-grader@v0.1.0 (default: this "
+                        f"grader as a wheel, written to {COPIED_SPEC_DIR}/{wheel_name()} to be "
+                        "committed with the workflow)")
     p.add_argument("--force", action="store_true", help="replace an existing workflow file")
 
 
@@ -153,10 +176,49 @@ def run(args: argparse.Namespace) -> int:
     if target.exists() and not args.force:
         raise UsageError(f"{target}: exists already", hint="use --force to replace it")
     spec_rel, copied = spec_in_repo(spec, repo, args.force)
+    wheel = None
+    if args.install is None:
+        wheel, removed = bundle_wheel(repo)
+        install = (COPIED_SPEC_DIR / wheel.name).as_posix()
+    else:
+        install, removed = args.install, []
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(workflow_text(spec, spec_rel, args.submission, args.install), encoding="utf-8")
+    target.write_text(workflow_text(spec, spec_rel, args.submission, install), encoding="utf-8")
+    written = [target]
     if copied:
         print(f"wrote {copied} (a copy of {spec.path})")
+        written.append(copied)
+    for old in removed:
+        print(f"removed {old} (an older socket-grader wheel)")
+    if wheel is not None:
+        print(f"wrote {wheel}: socket-grader {__version__} as a wheel "
+              f"({wheel.stat().st_size // 1024} KiB); the workflow installs it with pip "
+              "(its dependencies come from the package index)")
+        written.append(wheel)
+    else:
+        print(f"the workflow installs socket-grader with: pip install {install}")
     print(f"wrote {target}: grades {args.submission!r} against {spec_rel} on every push")
-    print("commit both; the run's page shows the summary, and the job fails below full marks")
+    if own_reference(spec):
+        print(f"note: {spec.path} has its own reference implementations ({spec.reference_dir}); "
+              "they are not copied into the repo (they would give the solution away), so its "
+              "tests that run them end in ERR there", file=sys.stderr)
+    print("commit " + " ".join(str(p.relative_to(repo)) for p in written)
+          + "; the run's page shows the summary, and the job fails below full marks")
     return 0
+
+
+def bundle_wheel(repo: Path) -> tuple[Path, list[Path]]:
+    """Write this grader's wheel beside the copied spec; remove other versions' wheels there."""
+    folder = repo / COPIED_SPEC_DIR
+    removed = [p for p in sorted(folder.glob("socket_grader-*.whl")) if p.name != wheel_name()]
+    for old in removed:
+        old.unlink()
+    return build_wheel(folder), removed
+
+
+def own_reference(spec: Spec) -> bool:
+    """Whether the spec uses reference implementations other than the grader's own."""
+    try:
+        return spec.reference_dir.resolve() != reference_dir().resolve()
+    except GraderError:
+        return False
