@@ -154,8 +154,12 @@ class BatchResult:
 def run_batch(spec_path: Path, folders: Sequence[Path], out_dir: Path, *, jobs: int,
               options: GradeOptions, force: bool = False, shard: Shard | None = None,
               events: Events | None = None, target: GradeFn = grade_to_dict,
-              watchdog: float | None = None) -> BatchResult:
+              watchdog: float | None = None,
+              ungraded: Sequence[SubmissionResult] = ()) -> BatchResult:
     """Grade ``folders`` into ``out_dir``, keeping stored results that still hold.
+
+    ``ungraded``: results made without grading (students of an LMS export that
+    could not be taken, see grader.intake); stored and listed with the rest.
 
     On KeyboardInterrupt the running gradings are stopped and every finished
     result is on disk before the exception propagates.
@@ -164,7 +168,7 @@ def run_batch(spec_path: Path, folders: Sequence[Path], out_dir: Path, *, jobs: 
     spec = load_spec(spec_path)
     store = ResultStore(out_dir)
     manifest = Manifest(spec.assignment, spec.hash, str(shard or Shard.WHOLE_TEXT),
-                        [f.name for f in folders])
+                        [f.name for f in folders] + [r.student for r in ungraded])
     with OutputLock(out_dir):
         store.remove_stale_temp_files()
         copy_spec(out_dir, Path(spec_path))
@@ -172,6 +176,9 @@ def run_batch(spec_path: Path, folders: Sequence[Path], out_dir: Path, *, jobs: 
         work = plan(store, spec, folders, options, force=force)
         keys = {folder: key for folder, key in work.todo}
         results = list(work.kept)
+        for r in ungraded:
+            store.save(r, "not-gradable")
+            results.append(r)
         events.start(len(folders), len(work.kept), jobs)
         pool = WorkerPool(Path(spec_path), options, jobs=jobs, target=target, watchdog=watchdog)
         try:

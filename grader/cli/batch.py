@@ -1,4 +1,9 @@
-"""grader batch SPEC DIR: grade every submission folder under DIR into a gradebook.
+"""grader batch SPEC DIR: grade every submission under DIR into a gradebook.
+
+DIR is a folder of submission folders, or a Canvas, Moodle or Gradescope export
+(a folder, or the .zip the platform gives): :mod:`grader.intake` makes one
+folder per student (under OUT/intake/) and lists everyone it could not take,
+who then appear in the gradebook as "not gradable" with the reason.
 
 Each result is written to OUT/results/<student>.json as it finishes; a re-run
 keeps the results whose submission and spec did not change (``--force``
@@ -14,11 +19,12 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TextIO
 
-from ..batch import Shard, default_jobs, find_submissions, run_batch
+from ..batch import Shard, default_jobs, run_batch
 from ..engine import GradeOptions
 from ..errors import UsageError
+from ..intake import Intake, not_gradable_result, prepare
 from ..progress import make_progress
 from ..reporters import parse_formats, write_reports
 from ..reporters import classreport
@@ -27,14 +33,16 @@ from ..reporters.terminal import report_table
 from ..resultstore import RESULTS_SUBDIR
 from ..spec import Spec
 from . import EXIT_INTERRUPTED, EXIT_OK
-from .common import add_run_options, add_spec, existing_dir, spec_from
+from .common import add_run_options, add_spec, spec_from
 
 DEFAULT_OUT = Path("grader-results")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_spec(p)
-    p.add_argument("root", metavar="DIR", help="a folder holding one folder per submission")
+    p.add_argument("root", metavar="DIR",
+                   help="a folder holding one folder per submission, or a Canvas, Moodle or "
+                        "Gradescope export of submissions (a folder or .zip)")
     p.add_argument("--jobs", "-j", type=int, default=None,
                    help=f"submissions graded at once (default: {default_jobs()} on this machine)")
     p.add_argument("--force", action="store_true",
@@ -68,6 +76,16 @@ def sigterm_is_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+def tell_intake(intake: Intake, out: TextIO) -> None:
+    """What the intake made of DIR, when it was more than plain folders: everyone accounted for."""
+    if intake.kind != "folders" or intake.not_gradable or intake.ignored:
+        print(f"intake: {intake.summary()}", file=out)
+    for n in intake.not_gradable:
+        print(f"  not gradable: {n.student}: {n.message}", file=out)
+    for line in intake.ignored:
+        print(f"  left out: {line}", file=out)
+
+
 def check_tests(spec: Spec, names: list[str] | None) -> None:
     """Refuse --test names the spec does not have."""
     unknown = [n for n in names or [] if n not in {t.name for t in spec.tests}]
@@ -78,26 +96,35 @@ def check_tests(spec: Spec, names: list[str] | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = spec_from(args)
-    root = existing_dir(args.root, "folder of submissions")
+    root = Path(args.root)
+    if not root.exists():
+        raise UsageError(f"{root}: no such folder of submissions")
     formats = parse_formats(args.format)
     check_tests(spec, args.test)
-    folders = find_submissions(root)
-    if not folders:
-        raise UsageError(f"{root}: holds no submission folders")
     shard = Shard.parse(args.shard) if args.shard else None
-    if shard:
-        folders = [f for f in folders if shard.holds(f.name)]
-    check_combination(formats, len(folders))
     jobs = args.jobs or default_jobs()
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     out = args.out or DEFAULT_OUT
+    intake = prepare(root, out, expected_files={f for lang in spec.languages.values()
+                                                for f in lang.files})
+    folders = intake.folders
+    if not folders and (intake.kind == "folders" or not intake.not_gradable):
+        raise UsageError(f"{root}: holds no submission folders",
+                         hint="give the folder holding one folder per student, or an LMS export; "
+                              "grade one submission with grader check")
+    ungraded = [not_gradable_result(spec, n) for n in intake.not_gradable]
+    if shard:
+        folders = [f for f in folders if shard.holds(f.name)]
+        ungraded = [r for r in ungraded if shard.holds(r.student)]
+    tell_intake(intake, sys.stderr)
+    check_combination(formats, len(folders) + len(ungraded))
     options = GradeOptions(tier=args.tier, seed=args.seed, visible_only=False, only=args.test)
     progress = make_progress(sys.stderr, args.progress)
     try:
         with sigterm_is_ctrl_c():
             done = run_batch(Path(args.spec), folders, out, jobs=jobs, options=options,
-                             force=args.force, shard=shard, events=progress)
+                             force=args.force, shard=shard, events=progress, ungraded=ungraded)
     except KeyboardInterrupt:
         progress.close()
         print(f"grader: interrupted; the {progress.counts.done} submissions graded before it "
@@ -109,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
     if results:
         report_table(results, spec, sys.stdout)
     else:
-        print(f"shard {shard} holds none of the {len(find_submissions(root))} submissions",
-              file=sys.stderr)
+        print(f"shard {shard} holds none of the "
+              f"{len(intake.folders) + len(intake.not_gradable)} submissions", file=sys.stderr)
     print(f"{done.graded} graded, {done.kept} kept from an earlier run; results in "
           f"{out / RESULTS_SUBDIR}", file=sys.stderr)
     for path in classreport.write(results, spec, out):
