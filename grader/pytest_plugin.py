@@ -23,6 +23,12 @@ Theory of operation
   engine's own deadlines fire first, pytest-timeout is the safety net.
 - Hidden and after-due-date tests are skipped (with a reason) unless
   ``--grader-all``, as ``grader check`` runs visible tests only.
+- ``--grader-spec`` on the command line with no test paths makes the run the
+  spec's alone: pytest's own collection (``testpaths``, the current folder) is
+  skipped, so ``pytest --grader-spec SPEC --grader-submission DIR`` in a project
+  with tests of its own runs only the spec's items.  Name test paths as well to
+  run both; a spec set in the ini file (``grader_spec``) adds its items to the
+  project's tests, as a CI configuration wants.
 
 Settings are resolved once (command line over ini file) into :class:`Settings`
 and kept in ``config.stash``; nothing is kept in module globals.
@@ -212,6 +218,21 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 # ------------------------------------------------------------------ collection
+
+def spec_only(config: pytest.Config) -> bool:
+    """``--grader-spec`` given on the command line and no test paths: the spec's items only."""
+    if not config.getoption("grader_spec"):
+        return False
+    source = getattr(config, "args_source", None)          # pytest 7.2+
+    return source is not None and source is not pytest.Config.ArgsSource.ARGS
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if config.stash.get(GRADING, None) is not None and spec_only(config):
+        return True
+    return None
+
 
 @pytest.hookimpl(tryfirst=True)     # before -k / -m deselection and --lf reordering
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -46,10 +47,44 @@ def test_bad_input_is_one_line_exit_two(run_cli, args, words):
     assert "Traceback" not in err + out
 
 
-def test_module_entry_point_runs():
-    done = subprocess.run([sys.executable, "-m", "grader", "--version"], capture_output=True,
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_module_entry_point_runs(flag):
+    done = subprocess.run([sys.executable, "-m", "grader", flag], capture_output=True,
                           text=True, cwd=ROOT, timeout=30)
     assert done.returncode == 0 and done.stdout.startswith("socket-grader ")
+
+
+def test_a_shipped_spec_by_its_bare_name(run_cli, tmp_path):
+    code, out, err = run_cli("check", "udp-echo", SUBMISSIONS / "udp-echo" / "c-correct",
+                             "--test", "bound")
+    assert code == 1, err            # graded: one test of the assignment run, and passed
+    assert "udp-echo" in out and "PASS" in out and "FAIL" not in out
+    code, out, err = run_cli("check", "no-such-assignment", SUBMISSIONS / "udp-echo" / "c-correct")
+    assert code == 2 and "no such spec file (or name a shipped spec: chat, " in err
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_result_files_follow_the_umask(tmp_path, umask):
+    """Like any tool's output: 0644 under umask 022 (the atomic write's temp file is 0600)."""
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "grader", "check", str(SPECS / "udp-echo.yaml"),
+                           str(SUBMISSIONS / "udp-echo" / "c-correct"), "--test", "bound",
+                           "--format", "json,junit,csv,markdown,html", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          preexec_fn=lambda: os.umask(umask))
+    assert done.returncode == 1, done.stderr        # graded (one test only: not full marks)
+    root = tmp_path / "class"
+    root.mkdir()
+    (root / "alice").symlink_to(SUBMISSIONS / "udp-echo" / "c-correct", target_is_directory=True)
+    batch = subprocess.run([sys.executable, "-m", "grader", "batch", str(SPECS / "udp-echo.yaml"),
+                            str(root), "--test", "bound", "--out", str(out / "batch")],
+                           capture_output=True, text=True, cwd=ROOT, timeout=60,
+                           preexec_fn=lambda: os.umask(umask))
+    assert batch.returncode == 0, batch.stderr
+    files = [p for p in out.rglob("*") if p.is_file() and p.name != ".batch.lock"]
+    assert len(files) >= 8
+    modes = {p.relative_to(out).as_posix(): oct(p.stat().st_mode & 0o777) for p in files}
+    assert set(modes.values()) == {oct(0o666 & ~umask)}, modes
 
 
 def test_batch_prints_gradebook(run_cli, tmp_path):

@@ -140,3 +140,21 @@ def test_idle_without_a_spec(tmp_path):
     # (it is there when socket-grader is pip-installed, as in CI).
     assert "1 passed" in p.stdout and "socket-grader: submission" not in p.stdout
     assert ": spec " not in p.stdout
+
+
+def test_grader_spec_on_the_command_line_runs_only_the_specs_items(tmp_path):
+    """A project with tests of its own (testpaths): `pytest --grader-spec S --grader-submission D`
+    runs the spec's items alone; naming a test path runs that too."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_own.py").write_text("def test_own():\n    assert False\n")
+    sub = ECHO / "c-correct-fork"
+    only = run_pytest(tmp_path, *spec_args(sub), "--co", "-q")
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert "test_own" not in only.stdout
+    assert f"{len(VIS.tests)} tests collected" in only.stdout
+    both = run_pytest(tmp_path, "tests", *spec_args(sub), "--co", "-q")
+    assert "tests/test_own.py::test_own" in both.stdout
+    assert f"{len(VIS.tests) + 1} tests collected" in both.stdout
+    alone = run_pytest(tmp_path, "--co", "-q")                  # no spec: the project's own
+    assert "tests/test_own.py::test_own" in alone.stdout and "1 test collected" in alone.stdout
