@@ -49,7 +49,17 @@ def statuses(spec_path: Path, folder: Path, only: list[str] | None = None) -> di
 
 
 def check_sample(folder: Path) -> tuple[str, list[tuple[str, str, str]]]:
-    """Grade ``folder`` in full and each test alone; the tests whose status differs."""
+    """Grade ``folder`` in full and each test alone; the tests whose status differs.
+
+    A grading that raises is reported as one difference named "(grading)".
+    """
+    try:
+        return _check_sample(folder)
+    except Exception as e:      # noqa: BLE001 - one broken sample must not hide the others
+        return f"{folder.parent.name}/{folder.name}", [("(grading)", "ran", f"raised {type(e).__name__}: {e}")]
+
+
+def _check_sample(folder: Path) -> tuple[str, list[tuple[str, str, str]]]:
     spec_path = SPECS / f"{folder.parent.name}.yaml"
     full = statuses(spec_path, folder)
     differences = []
