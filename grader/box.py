@@ -52,7 +52,14 @@ MARKER_ENV = "SOCKET_GRADER_RUN"
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one program run (rlimits; cgroups where the box has them)."""
+    """Resource limits for one program run (rlimits; cgroups where the box has them).
+
+    ``memory_bytes`` means memory, not address space: where the box has a memory
+    cgroup it caps what the whole box really uses; elsewhere it is each
+    process's RLIMIT_DATA (see :func:`rlimit_pairs`).  RLIMIT_AS is never set:
+    the JVM and the Go runtime reserve gigabytes of address space they never
+    use, and would not start under it.
+    """
 
     cpu_seconds: int = 60
     memory_bytes: int = 1 << 30
@@ -166,16 +173,26 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def rlimit_pairs(limits: Limits, *, memory_cgroup: bool = False) -> list[tuple[int, int]]:
+    """The rlimits of one program: (resource, value), soft = hard.
+
+    Memory: RLIMIT_DATA (private writable mappings: the heap, anonymous mmap,
+    thread stacks) when no memory cgroup caps the box (``memory_cgroup``), so
+    a runtime's address-space reservations (PROT_NONE: the JVM's heap range,
+    Go's arenas) cost nothing while memory it can write to is capped.  With a
+    memory cgroup the cgroup alone caps what is really used, box-wide.
+    """
+    pairs = [(resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_NPROC, limits.processes),
+             (resource.RLIMIT_FSIZE, limits.file_size), (resource.RLIMIT_NOFILE, limits.open_files),
+             (resource.RLIMIT_CORE, 0)]
+    if not memory_cgroup:
+        pairs.append((resource.RLIMIT_DATA, limits.memory_bytes))
+    return pairs
+
+
 def _rlimits(limits: Limits):
     def apply() -> None:
-        for res, value in (
-            (resource.RLIMIT_CPU, limits.cpu_seconds),
-            (resource.RLIMIT_AS, limits.memory_bytes),
-            (resource.RLIMIT_NPROC, limits.processes),
-            (resource.RLIMIT_FSIZE, limits.file_size),
-            (resource.RLIMIT_NOFILE, limits.open_files),
-            (resource.RLIMIT_CORE, 0),
-        ):
+        for res, value in rlimit_pairs(limits):
             try:
                 resource.setrlimit(res, (value, value))
             except (ValueError, OSError):

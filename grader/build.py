@@ -14,6 +14,7 @@ import shutil
 import stat
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .box import Box, Limits
@@ -22,6 +23,8 @@ from .results import BuildResult
 from .spec import Language, Spec
 
 BUILD_OUTPUT_LINES = 40
+BUILD_MEMORY = 2 << 30        # a build's memory cap (at least; the spec's if larger)
+BUILD_PROCESSES = 256         # processes and threads (go build runs compilers in parallel)
 
 
 def remove_tree(path: Path) -> None:
@@ -132,8 +135,35 @@ def expected_files(spec: Spec) -> str:
     return " or ".join(", ".join(lang.files) for lang in spec.languages.values())
 
 
+def build_limits(limits: Limits, seconds: float) -> Limits:
+    """A build's own limits: compilers (javac's JVM, rustc's LLVM, go build's
+    parallel compiles) need more memory, threads and CPU than the programs they build."""
+    return replace(limits, memory_bytes=max(limits.memory_bytes, BUILD_MEMORY),
+                   processes=max(limits.processes, BUILD_PROCESSES),
+                   cpu_seconds=max(limits.cpu_seconds, int(seconds) + 1))
+
+
+def toolchain_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus where a user-installed toolchain keeps itself.
+
+    Programs get the work dir as HOME, so rustup's ``rustc`` (a proxy that looks
+    for ``$HOME/.rustup``) would find no toolchain; its homes are passed on as
+    the grader sees them.  In a sandboxed box they are not visible, and the
+    system's compilers on PATH are used.
+    """
+    env = dict(env)
+    home = Path(os.path.expanduser("~"))
+    for var, default in (("RUSTUP_HOME", home / ".rustup"), ("CARGO_HOME", home / ".cargo")):
+        where = os.environ.get(var) or (str(default) if default.is_dir() else None)
+        if where and var not in env:
+            env[var] = where
+    return env
+
+
 def build(box: Box, lang: Language, workdir: Path, *, seconds: float, env: dict[str, str],
           limits: Limits) -> BuildResult:
+    limits = build_limits(limits, seconds)
+    env = toolchain_env(env)
     has_makefile = any((workdir / m).is_file() for m in ("Makefile", "makefile", "GNUmakefile"))
     commands = lang.build_with_makefile if has_makefile and lang.build_with_makefile else lang.build
     started = time.monotonic()

@@ -182,10 +182,24 @@ def descendants(pid: int) -> list[int]:
 
 
 def fd_count(pid: int) -> int | None:
+    """How many sockets ``pid`` holds open: the descriptors a connection leak leaves.
+
+    Only sockets count: runtimes keep descriptors of their own that come and go
+    with load (Go's io.Copy keeps a pool of splice pipes until its next GC; the
+    JVM opens jars as it loads classes), and none of them is a leak of the
+    student's.
+    """
     try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
+        fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return None
+    count = 0
+    for fd in fds:
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue
+    return count
 
 
 def zombie_children(pid: int) -> list[int]:

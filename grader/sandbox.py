@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 import platform
 import pwd
-import resource
 import select
 import signal
 import socket
@@ -50,7 +49,7 @@ import psutil
 
 from . import boxhelper
 from .box import (KILL_GRACE, MARKER_ENV, TIER_UNSANDBOXED, Limits, LocalBox, OutputCapture,
-                  _feed_stdin)
+                  _feed_stdin, rlimit_pairs)
 from .cgroups import BoxCgroup, CgroupSupport, probe as probe_cgroups
 from .deadline import Deadline
 from .errors import GraderError
@@ -387,12 +386,6 @@ def _readonly_paths(options: BoxOptions) -> list[str]:
     return paths
 
 
-def _rlimit_pairs(limits: Limits) -> list[tuple[int, int]]:
-    return [(resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
-            (resource.RLIMIT_NPROC, limits.processes), (resource.RLIMIT_FSIZE, limits.file_size),
-            (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)]
-
-
 def _chown_tree(top: Path, uid: int, gid: int) -> None:
     """chown -R without following symlinks, safe against symlink swaps (fwalk)."""
     for _, dirs, files, dirfd in os.fwalk(top, follow_symlinks=False):
@@ -458,6 +451,11 @@ class NsBox:
                 "drop_to": uid if self.tier == TIER_USERNS else None,
                 "readonly": _readonly_paths(self.options),
                 "tmp_size": self.options.tmp_size, "shm_size": self.options.shm_size}
+
+    @property
+    def memory_cgroup(self) -> bool:
+        """Does a memory cgroup cap this box (then no per-process memory rlimit is set)?"""
+        return self._cgroup is not None and "memory" in self._cgroup.dirs
 
     @property
     def uid(self) -> int:
@@ -548,7 +546,7 @@ class NsBox:
         own = self.tier == TIER_ROOT
         gid = self._slot.uid if self._slot else os.getgid()
         return {"op": "spawn", "argv": argv, "cwd": str(cwd), "env": env, "marker": marker,
-                "rlimits": _rlimit_pairs(limits),
+                "rlimits": rlimit_pairs(limits, memory_cgroup=self.memory_cgroup),
                 "uid": self.uid if own else None, "gid": gid if own else None,
                 "inner_uid": self.uid, "inner_gid": gid}
 

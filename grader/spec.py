@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import protocols
 from .errors import SpecError
 from .resources import reference_dir as grader_reference_dir
 from .resources import resolve_spec, shipped_specs
@@ -39,6 +40,8 @@ SERVER_ONLY = {"connect", "udp", "launch", "expect_listening", "restart", "basel
                "expect_resources", "expect_running", "suspend", "resume"}
 CLIENT_ONLY = {"accept", "expect_stdout"}
 PAIR_STEPS = {"expect_exit", "expect_stdout", "expect_stderr", "signal"}
+SERVER_ONLY |= protocols.SERVER_ONLY
+CLIENT_ONLY |= protocols.CLIENT_ONLY
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Language:
     build_with_makefile: tuple[tuple[str, ...], ...] | None
     run: tuple[str, ...]
     run_sender: tuple[str, ...] | None = None     # pair role: the second program
+    libc: bool = True         # false: system calls bypass libc (Go), so LD_PRELOAD shims cannot act
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,8 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
         languages[lang] = Language(
             lang, tuple(ld["files"]), tuple(tuple(c) for c in ld.get("build", [])),
             tuple(tuple(c) for c in ld["build_with_makefile"]) if "build_with_makefile" in ld else None,
-            tuple(ld["run"]), tuple(ld["run_sender"]) if "run_sender" in ld else None)
+            tuple(ld["run"]), tuple(ld["run_sender"]) if "run_sender" in ld else None,
+            libc=ld.get("libc", True))
         if data["role"] == "pair" and "run_sender" not in ld:
             raise fail(f"languages.{lang}: a pair spec needs run_sender (run is the receiver)",
                        ["languages", lang])

@@ -118,6 +118,10 @@ ACTIONS: dict[str, Any] = {
     "repeat": obj({"times": {"type": "integer", "minimum": 1, "maximum": 10000},
                    "steps": {"$ref": "#/$defs/steps"}}, ["times", "steps"]),
 }
+# The textbook labs' steps (HTTP, origin servers, SMTP, UDP pinger): grader/protocols/.
+from .protocols import step_schemas  # noqa: E402  (they use the helpers above)
+
+ACTIONS.update(step_schemas())
 ACTION_KEYS = list(ACTIONS)
 STEP_EXTRAS = {"hint", "cause"}
 
@@ -139,6 +143,9 @@ LANGUAGE = obj({
                             "description": "used instead of build when the submission has a Makefile"},
     "run": ARGV,
     "run_sender": {**ARGV, "description": "pair role: the sender ({host} {port} are the grader's relay); run is the receiver"},
+    "libc": {"type": "boolean",
+             "description": "false when the program makes system calls without libc (Go): "
+                            "LD_PRELOAD shims cannot act on it, so tests with shims are not applicable"},
 }, ["files", "run"])
 
 LIMITS = obj({
