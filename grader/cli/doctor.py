@@ -12,6 +12,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -19,8 +21,8 @@ from typing import Callable
 
 from ..cgroups import probe as probe_cgroups
 from ..errors import GraderError
-from ..sandbox import (APPARMOR_SYSCTL, MAX_USERNS_SYSCTL, TIER_UNSANDBOXED, USERNS_CLONE_SYSCTL,
-                       TierInfo, detect_tier, open_box)
+from ..sandbox import (APPARMOR_SYSCTL, DEFAULT_PATH, MAX_USERNS_SYSCTL, READONLY_DIRS, TIER_UNSANDBOXED,
+                       USERNS_CLONE_SYSCTL, TierInfo, detect_tier, open_box)
 from . import EXIT_NOT_FULL, EXIT_OK
 
 
@@ -89,11 +91,50 @@ def checks() -> list[Check]:
     return found
 
 
+# language -> (compiler or interpreter, its version command, the Debian package).
+TOOLCHAINS = (
+    ("C", "cc", ["cc", "--version"], "gcc"),
+    ("C++", "g++", ["g++", "--version"], "g++"),
+    ("Java", "javac", ["javac", "-version"], "default-jdk-headless"),
+    ("Go", "go", ["go", "version"], "golang-go"),
+    ("Rust", "rustc", ["rustc", "--version"], "rustc"),
+    ("Python", "python3", ["python3", "--version"], "python3"),
+    ("make", "make", ["make", "--version"], "make"),
+)
+
+
+def _version(argv: list[str], path: str) -> str:
+    try:
+        done = subprocess.run([path, *argv[1:]], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"does not run: {e}"
+    text = (done.stdout or done.stderr).strip().splitlines()
+    return text[0] if text else f"exit status {done.returncode}"
+
+
+def toolchains() -> list[Check]:
+    """The compilers and interpreters the shipped specs' languages use, as the box finds them
+    (on its PATH, in the system folders it shows); ``ok`` False when missing."""
+    found = []
+    for lang, cmd, version, package in TOOLCHAINS:
+        path = shutil.which(cmd, path=DEFAULT_PATH)
+        if path is None:
+            elsewhere = shutil.which(cmd)
+            where = f" (found at {elsewhere}, which the box does not show)" if elsewhere else ""
+            found.append(Check(f"{lang} ({cmd})", False,
+                               f"not installed{where}: apt-get install {package} (scripts/setup.sh does)"))
+            continue
+        shown = any(path.startswith(d + "/") for d in READONLY_DIRS)
+        found.append(Check(f"{lang} ({cmd})", True, f"{_version(version, path)}  [{path}]"
+                           + ("" if shown else "  (outside the folders the box shows)")))
+    return found
+
+
 def _mark(ok: bool | None) -> str:
     return {True: "ok", False: "no", None: "--"}[ok]
 
 
-def report(info: TierInfo, found: list[Check]) -> str:
+def report(info: TierInfo, found: list[Check], tools: list[Check] = ()) -> str:
     lines = [f"socket-grader doctor: {platform.system()} {platform.release()} {platform.machine()}, "
              f"Python {platform.python_version()}", "",
              f"tier:    {info.tier}   (--tier {info.option}; what --tier auto picks)",
@@ -102,6 +143,9 @@ def report(info: TierInfo, found: list[Check]) -> str:
         lines.append(f"advice:  {info.advice}")
     lines += ["", "checks:"]
     lines += [f"  [{_mark(c.ok)}] {c.name}: {c.detail}" for c in found]
+    if tools:
+        lines += ["", "toolchains (what submissions build and run with):"]
+        lines += [f"  [{_mark(c.ok)}] {c.name}: {c.detail}" for c in tools]
     if info.notes:
         lines += ["", "notes:"] + [f"  - {n}" for n in info.notes]
     if info.tier == TIER_UNSANDBOXED:
@@ -113,8 +157,10 @@ def report(info: TierInfo, found: list[Check]) -> str:
 def run(args: argparse.Namespace) -> int:
     info = detect_tier()
     found = checks()
+    tools = toolchains()
     if args.json:
-        print(json.dumps({"tier": asdict(info), "checks": [asdict(c) for c in found]}, indent=2))
+        print(json.dumps({"tier": asdict(info), "checks": [asdict(c) for c in found],
+                          "toolchains": [asdict(c) for c in tools]}, indent=2))
     else:
-        print(report(info, found))
+        print(report(info, found, tools))
     return EXIT_NOT_FULL if info.tier == TIER_UNSANDBOXED else EXIT_OK
