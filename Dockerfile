@@ -10,7 +10,7 @@
 
 FROM python:3.11-slim-bookworm AS wheel
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY grader ./grader
 COPY reference ./reference
 COPY specs ./specs

@@ -21,7 +21,7 @@ from conftest import ROOT
 
 # What a source distribution of socket-grader holds (the wheel is built from a copy of it,
 # so a build never writes build/ or *.egg-info into the shared checkout).
-SOURCE_ITEMS = ("pyproject.toml", "README.md", "LICENSE", "grader", "reference", "specs")
+SOURCE_ITEMS = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "grader", "reference", "specs")
 
 
 @dataclass(frozen=True)
