@@ -887,6 +887,11 @@ ACTIONS: dict[str, Callable[[Context, Step], None]] = {
     "repeat": do_repeat, "run_client": do_run_client,
 }
 
+# The textbook labs' steps (HTTP, origin servers, SMTP, UDP pinger): grader/protocols/.
+from .protocols import step_runners  # noqa: E402  (they use the names above)
+
+ACTIONS.update(step_runners())
+
 
 # Steps done to the reference too, when a test compares with it.
 MIRRORED = {"connect", "udp", "send", "expect", "expect_eof", "shutdown", "close"}

@@ -1,0 +1,2 @@
+"""(being written)"""
+STEPS: dict = {}
