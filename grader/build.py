@@ -10,6 +10,7 @@ an exception.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -18,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .box import Box, Limits
+from .buildcache import BuildCache
 from .deadline import Deadline
 from .results import BuildResult
 from .spec import Language, Spec
@@ -162,31 +164,92 @@ def toolchain_env(env: dict[str, str]) -> dict[str, str]:
 
 def build(box: Box, lang: Language, workdir: Path, *, seconds: float, env: dict[str, str],
           limits: Limits) -> BuildResult:
-    limits = build_limits(limits, seconds)
-    env = toolchain_env(env)
+    """Run the language's build commands in the box (or reuse a kept build of the same content)."""
     has_makefile = any((workdir / m).is_file() for m in ("Makefile", "makefile", "GNUmakefile"))
     commands = lang.build_with_makefile if has_makefile and lang.build_with_makefile else lang.build
+    shown = [" ".join(c) for c in commands]
+    if not commands:
+        return BuildResult(True, lang.name, [], "", 0.0)
     started = time.monotonic()
+    cache = BuildCache.open()
+    if cache is not None:
+        key, sources = cache.key(workdir, lang.name, commands, env)
+        kept = cache.lookup(key, workdir)
+        if kept is not None:
+            box.prepare_workdir(workdir)      # the box's uid owns the files it copied
+            kept.duration = time.monotonic() - started
+            return kept
+    ok, keep, log = _run(box, commands, workdir, seconds=seconds, env=toolchain_env(env),
+                         limits=build_limits(limits, seconds))
+    result = BuildResult(ok, lang.name, shown, format_log(log, ok), time.monotonic() - started)
+    if cache is not None and keep:
+        cache.store(key, sources, workdir, result)
+    return result
+
+
+def _run(box: Box, commands, workdir: Path, *, seconds: float, env: dict[str, str],
+         limits: Limits) -> tuple[bool, bool, list[str]]:
+    """(built, worth keeping, log): a compile error is kept, a timeout or a missing tool is not."""
     deadline = Deadline.after(seconds, "the build")
     log: list[str] = []
     for cmd in commands:
-        shown = " ".join(cmd)
         proc = box.spawn(list(cmd), cwd=workdir, env=env, limits=limits)
         status = proc.wait(deadline)
         proc.kill()
         output = (proc.stdout.data + proc.stderr.data).decode("utf-8", "replace").rstrip()
-        log.append(f"$ {shown}" + (f"\n{output}" if output else ""))
+        log.append(f"$ {' '.join(cmd)}" + (f"\n{output}" if output else ""))
         if status is None:
             log.append(f"the build took longer than {seconds:g} s and was stopped")
-            return BuildResult(False, lang.name, [" ".join(c) for c in commands],
-                               _tail("\n".join(log)), time.monotonic() - started)
+            return False, False, log
         if status != 0:
-            if status == 127 or (status == 2 and not output):
+            missing = status == 127 or (status == 2 and not output)
+            if missing:
                 log.append(f"(exit status {status}: is {cmd[0]} installed?)")
-            return BuildResult(False, lang.name, [" ".join(c) for c in commands],
-                               _tail("\n".join(log)), time.monotonic() - started)
-    return BuildResult(True, lang.name, [" ".join(c) for c in commands],
-                       _tail("\n".join(log)), time.monotonic() - started)
+            elif status < 0:
+                log.append(f"(the compiler was killed by signal {-status}: out of memory or CPU time?)")
+            return False, not missing and status > 0, log
+    return True, True, log
+
+
+# A line that reports an error: "f.c:3:5: error: ...", "F.java:3: error: ...",
+# "error[E0425]: ...", "collect2: error: ..."; or a located message with no
+# "error" in it (Go: "./f.go:3:2: undefined: x"; ld: "f.c:(.text+0x1a): undefined reference").
+_ERROR = re.compile(r"(^|:\s*)(fatal\s+)?error(\[\w+\])?:", re.IGNORECASE)
+_LOCATED = re.compile(r"^\S+\.(go|c|cc|cpp|cxx|h|hpp|java|rs|py):(\d+|\(\.)|undefined reference")
+_NOT_ERROR = re.compile(r"(^|:\s*)(warning|note|help)(\[\w+\])?:|aborting due to|^\$ ")
+_RUST_LOCATION = re.compile(r"^\s*--> (\S+)")
+MAX_ERROR_LINES = 10
+
+
+def error_lines(output: str) -> list[str]:
+    """The compiler's error lines (file:line first when it gives one), in order, without repeats."""
+    lines = output.splitlines()
+    found: list[str] = []
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if not (_ERROR.search(text) or _LOCATED.search(text)) or _NOT_ERROR.search(text):
+            continue
+        if not _LOCATED.search(text) and i + 1 < len(lines):
+            where = _RUST_LOCATION.match(lines[i + 1])       # rustc puts the location under it
+            if where:
+                text = f"{where.group(1)}: {text}"
+        if text not in found:
+            found.append(text)
+    return found
+
+
+def format_log(log: list[str], ok: bool) -> str:
+    """A failed build shows its error lines first (capped), then the compiler's output (its tail)."""
+    text = "\n".join(log)
+    if ok:
+        return _tail(text)
+    errors = error_lines(text)
+    if not errors:
+        return _tail(text)
+    shown = errors[:MAX_ERROR_LINES]
+    if len(errors) > MAX_ERROR_LINES:
+        shown.append(f"... and {len(errors) - MAX_ERROR_LINES} more errors")
+    return "\n".join(["errors:", *[f"  {e}" for e in shown], "", "the compiler's output:", _tail(text)])
 
 
 def _tail(text: str) -> str:

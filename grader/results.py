@@ -71,6 +71,7 @@ class BuildResult:
     commands: list[str] = field(default_factory=list)
     output: str = ""
     duration: float = 0.0
+    cached: bool = False         # reused from the build cache (same sources, commands, compilers)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,6 +6,7 @@ Every test here runs the real grader on real programs over loopback only.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -73,6 +74,15 @@ def run_cli(capsys):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _environment():
+def _environment(tmp_path_factory):
     os.environ.setdefault("NO_COLOR", "1")
+    # Builds kept by content (grader.buildcache) live in this run's own folder, not the
+    # user's ~/.cache: Java, Go and Rust samples graded twice build once per run.
+    cache = None
+    if "SOCKET_GRADER_CACHE" not in os.environ:
+        cache = tmp_path_factory.mktemp("build-cache")
+        os.environ["SOCKET_GRADER_CACHE"] = str(cache)
     yield
+    if cache is not None:
+        del os.environ["SOCKET_GRADER_CACHE"]
+        shutil.rmtree(cache, ignore_errors=True)
