@@ -118,6 +118,10 @@ def resolve_settings(config: pytest.Config) -> Settings | None:
     spec, spec_from = _path(config, "grader_spec")
     if spec is None:
         return None
+    if not spec.is_file():          # a shipped spec by its bare name (grader_spec = tcp-echo)?
+        from .resources import shipped_spec
+        raw = config.getoption("grader_spec") or config.getini("grader_spec")
+        spec = shipped_spec(str(raw)) or spec
     if not spec.is_file():
         raise pytest.UsageError(f"{spec_from}: {spec}: no such spec file")
     submission, sub_from = _path(config, "grader_submission")

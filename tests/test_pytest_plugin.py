@@ -158,3 +158,10 @@ def test_grader_spec_on_the_command_line_runs_only_the_specs_items(tmp_path):
     assert f"{len(VIS.tests) + 1} tests collected" in both.stdout
     alone = run_pytest(tmp_path, "--co", "-q")                  # no spec: the project's own
     assert "tests/test_own.py::test_own" in alone.stdout and "1 test collected" in alone.stdout
+
+
+def test_a_shipped_spec_by_its_bare_name(tmp_path):
+    p = run_pytest(tmp_path, "--grader-spec=udp-echo",
+                   f"--grader-submission={ECHO.parent / 'udp-echo' / 'c-correct'}", "--co", "-q")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "udp-echo.yaml::bound" in p.stdout
