@@ -117,8 +117,16 @@ def metadata_installed() -> Metadata:
 
 
 def current_metadata() -> Metadata:
+    """From pyproject.toml in a checkout (it may be newer than an editable install's
+    metadata); from the installed distribution otherwise, or where pyproject.toml cannot
+    be read (Python 3.10 without tomli, in an editable install)."""
     root = checkout_root()
-    return metadata_from_pyproject(root / "pyproject.toml") if root else metadata_installed()
+    if root is None:
+        return metadata_installed()
+    try:
+        return metadata_from_pyproject(root / "pyproject.toml")
+    except UsageError:
+        return metadata_installed()
 
 
 def _record_line(name: str, data: bytes) -> str:
