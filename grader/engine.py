@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
+from . import __version__, idioms
 from .box import Box, Limits
 from .build import Workdir, build, detect_language, expected_files
 from .deadline import Deadline
@@ -154,7 +154,8 @@ class _Run:
             student=self.options.student or self.folder.resolve().name,
             submission=str(self.folder), assignment=self.spec.assignment,
             spec_hash=self.spec.hash, tier=tier, status=status,
-            score=round(sum(t.points for t in tests), 6), max_score=self.spec.total_points,
+            score=round(sum(t.points for t in tests), 6),
+            max_score=idioms.applicable_total(self.spec, self.lang),
             tests=tests, build=build, message=message,
             duration=round(time.monotonic() - started, 4),
             timings={k: round(v, 4) for k, v in self.timings.items()},
@@ -263,6 +264,10 @@ class _Run:
 
     def run_test(self, prepared: Prepared, test: TestSpec, total: Deadline) -> TestResult:
         """One test in a scope of its own (see :mod:`grader.scope`)."""
+        why = idioms.not_applicable(test, self.lang)
+        if why:
+            return TestResult(test.name, test.number, test.description, 0.0, 0.0,
+                              TestStatus.NOT_APPLICABLE, why, visibility=test.visibility)
         started = time.monotonic()
         try:
             with TestScope(prepared, test, test_seed(self.seed, test), total) as scope:
@@ -301,6 +306,7 @@ class _Run:
             lines.append(f"likely cause: {c}")
         for h in hints:
             lines.append(f"hint: {h}")
+        lines += idioms.advice([code for _, code in f.causes if code != "hint"], self.lang)
         if stderr_tail.strip():
             lines.append("the program's stderr (last lines):")
             lines += [f"  | {ln}" for ln in stderr_tail.splitlines()]

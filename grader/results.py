@@ -11,7 +11,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 2   # 2: the test status "not applicable"
 
 
 class TestStatus(str, enum.Enum):
@@ -20,6 +20,9 @@ class TestStatus(str, enum.Enum):
     FAILED = "failed"      # the student's program did not do what the test expects
     ERROR = "error"        # the grader could not run the test (its own fault or the box's)
     SKIPPED = "skipped"    # not run: build failed, or an earlier failure made it moot
+    # Cannot act on the submission's language (a libc shim on Go): not run, worth 0 of 0,
+    # left out of the submission's max_score.
+    NOT_APPLICABLE = "not applicable"
 
 
 class SubmissionStatus(str, enum.Enum):
@@ -51,6 +54,11 @@ class TestResult:
     @property
     def passed(self) -> bool:
         return self.status is TestStatus.PASSED
+
+    @property
+    def applicable(self) -> bool:
+        """False for a test that cannot act on the submission's language (not in its total)."""
+        return self.status is not TestStatus.NOT_APPLICABLE
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -3,7 +3,9 @@
 Autolab reads the *last line of stdout* of the grading job, and its problem
 names must match the assessment's exactly: name the assessment's problems after
 the spec's tests.  Every spec test is in ``scores`` (a test the run did not
-include scores 0), so no problem is ever missing.  Run it as the instructor's
+include scores 0, and so does a test that does not apply to the submission's
+language: Autolab has no "not applicable", so give such a problem 0 points or
+grade that language with a spec without the test), so no problem is ever missing.  Run it as the instructor's
 view, ``grader check --all``.
 
 The writer stores the line in ``OUT/autolab.json`` (a batch: one

@@ -158,7 +158,7 @@ def points(x: float) -> str:
 
 
 def failing(r: SubmissionResult) -> list[TestResult]:
-    return [t for t in r.tests if not t.passed]
+    return [t for t in r.tests if not t.passed and t.applicable]
 
 
 def feedback_of(t: TestResult) -> str:
@@ -206,6 +206,7 @@ class PassRate:
     points: float
     passed: int
     ran: int
+    not_applicable: int = 0      # submissions in a language the test cannot act on
 
 
 def pass_rates(results: Sequence[SubmissionResult], spec: Spec | None) -> list[PassRate]:
@@ -216,14 +217,18 @@ def pass_rates(results: Sequence[SubmissionResult], spec: Spec | None) -> list[P
             order[t.name] = PassRate(t.name, t.number, t.description, t.points, 0, 0)
     passed: Counter[str] = Counter()
     ran: Counter[str] = Counter()
+    not_applicable: Counter[str] = Counter()
     for r in results:
         for t in r.tests:
             if t.name not in order:
                 order[t.name] = PassRate(t.name, t.number, t.description, t.max_points, 0, 0)
+            if not t.applicable:
+                not_applicable[t.name] += 1
+                continue
             ran[t.name] += 1
             passed[t.name] += t.passed
-    return [PassRate(t.name, t.number, t.description, t.points, passed[t.name], ran[t.name])
-            for t in order.values()]
+    return [PassRate(t.name, t.number, t.description, t.points, passed[t.name], ran[t.name],
+                     not_applicable[t.name]) for t in order.values()]
 
 
 def problems(results: Sequence[SubmissionResult]) -> list[tuple[str, str, list[int]]]:
@@ -303,11 +308,13 @@ def tests_table(rates: list[PassRate]) -> str:
     rows = []
     for t in rates:
         pct = 100.0 * t.passed / t.ran if t.ran else 0.0
+        na = (f' <span class="na">(not applicable to {t.not_applicable} submission'
+              f'{"s" if t.not_applicable != 1 else ""}: their language)</span>') if t.not_applicable else ""
         rows.append(f'<tr><td class="num">{e(t.number)}</td><td>{e(t.name)}</td>'
                     f'<td class="num">{e(points(t.points))}</td>'
                     f'<td><span class="meter" title="{pct:.0f}% passed"><span style="width:{pct:.1f}%">'
                     f'</span></span></td><td class="num">{t.passed}/{t.ran} ({pct:.0f}%)</td>'
-                    f"<td>{e(t.description)}</td></tr>")
+                    f"<td>{e(t.description)}{na}</td></tr>")
     return ('<table class="tests"><thead><tr><th class="num">#</th><th>Test</th>'
             '<th class="num">Points</th><th>Pass rate</th><th class="num">Passed</th>'
             "<th>What it checks</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")

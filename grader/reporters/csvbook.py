@@ -4,7 +4,8 @@ Columns: ``student`` (the submission folder's name), ``total``, ``max`` (the
 assignment's total), ``status`` (graded, build failed, timed out, crashed, not
 gradable), then one column per spec test, in spec order, holding its points.
 A test the run did not include (a student's self-check skips hidden tests)
-has an empty cell, so "not run" and "0 points" stay apart.
+has an empty cell, so "not run" and "0 points" stay apart; a test that does
+not apply to the submission's language (not in its ``max``) holds ``n/a``.
 
 Text cells that a spreadsheet would read as a formula (``=``, ``+``, ``-``,
 ``@`` first) get a leading ``'``: a folder name is chosen by a student.
@@ -44,7 +45,10 @@ def row(r: SubmissionResult, spec: Spec) -> list[str]:
     cells = [safe_text(r.student), points(r.score), points(r.max_score), r.status.value]
     for t in spec.tests:
         v = by_name[t.name]
-        cells.append(points(v.result.points) if v.ran else "")
+        if not v.result.applicable:
+            cells.append("n/a")
+        else:
+            cells.append(points(v.result.points) if v.ran else "")
     return cells
 
 

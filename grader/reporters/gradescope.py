@@ -61,8 +61,9 @@ def student_text(t: TestResult) -> str:
 
 
 def test_entry(t: TestResult) -> dict[str, Any]:
-    """One entry of ``tests[]``."""
-    return {
+    """One entry of ``tests[]``; a test not applicable to the language is worth 0 of 0 and has
+    no status (Gradescope knows only passed and failed), its output says why."""
+    entry = {
         "name": t.name,
         "number": t.number,
         "score": t.points,
@@ -76,6 +77,9 @@ def test_entry(t: TestResult) -> dict[str, Any]:
         "tags": list(t.diagnoses),
         "visibility": VISIBILITY[t.visibility],
     }
+    if not t.applicable:
+        del entry["status"]
+    return entry
 
 
 def document(r: SubmissionResult, spec: Spec) -> dict[str, Any]:

@@ -27,7 +27,7 @@ body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0
 table{border-collapse:collapse;margin:.5rem 0 1rem}
 th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:left;vertical-align:top}
 td.num{text-align:right}
-.passed{color:#176b2c}.failed{color:#b00020}.error{color:#8a3ca0}.skipped{color:#8a6d00}
+.passed{color:#176b2c}.failed{color:#b00020}.error{color:#8a3ca0}.skipped{color:#8a6d00}.not.applicable{color:#555}
 pre{background:#f5f5f5;padding:.6rem;overflow-x:auto;white-space:pre-wrap}
 section{border-top:1px solid #ddd;margin-top:1.5rem}
 .meta{color:#555;font-size:.9em}

@@ -16,7 +16,9 @@ What each outcome becomes, so that a JUnit pass rate means what the score means:
   crashed: ``<error>``, not the student's fault;
 - not run on purpose (a hidden test in a student's self-check, a test left out
   by ``--test``): ``<skipped>``, so readers that score passed/(tests - skipped)
-  give the visible-test score.
+  give the visible-test score;
+- not applicable (the test cannot act on the submission's language, e.g. a
+  libc shim on Go): ``<skipped message="not applicable to Go: ...">``.
 
 Where: ``OUT/junit.xml``, one file for the whole run.
 """
@@ -47,7 +49,7 @@ def test_case(v: TestView, r: SubmissionResult, spec: Spec, context: str) -> Tes
         pass
     elif t.status is TestStatus.ERROR or (not v.ran and r.status is SubmissionStatus.CRASHED):
         case.add_error_info(message=message, output=body, error_type="error")
-    elif not v.ran:
+    elif not v.ran or t.status is TestStatus.NOT_APPLICABLE:
         case.add_skipped_info(message=message)
     else:       # failed, or skipped by the engine because the submission failed
         case.add_failure_info(message=message, output=body, failure_type="failure")

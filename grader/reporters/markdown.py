@@ -38,7 +38,8 @@ MAX_ANNOTATIONS = 10
 SIZE_BUDGET = 900_000
 
 RESULT_WORDS = {TestStatus.PASSED: "✅ passed", TestStatus.FAILED: "❌ failed",
-                TestStatus.ERROR: "⚠️ grader error", TestStatus.SKIPPED: "⏭️ not run"}
+                TestStatus.ERROR: "⚠️ grader error", TestStatus.SKIPPED: "⏭️ not run",
+                TestStatus.NOT_APPLICABLE: "➖ not applicable"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 
 

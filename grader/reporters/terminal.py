@@ -10,7 +10,8 @@ from ..results import SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from ..spec import Spec
 
 MARKS = {TestStatus.PASSED: ("PASS", "32"), TestStatus.FAILED: ("FAIL", "31"),
-         TestStatus.ERROR: ("ERR ", "35"), TestStatus.SKIPPED: ("SKIP", "33")}
+         TestStatus.ERROR: ("ERR ", "35"), TestStatus.SKIPPED: ("SKIP", "33"),
+         TestStatus.NOT_APPLICABLE: ("N/A ", "36")}
 
 
 def use_color(stream: TextIO) -> bool:
@@ -43,7 +44,8 @@ def report_one(r: SubmissionResult, spec: Spec, stream: TextIO = sys.stdout) -> 
     w(header(spec, r) + "\n")
     w(f"submission: {r.submission}")
     if r.build and r.build.commands:
-        w(f"  (built as {r.build.language} in {r.build.duration:.2f} s)")
+        reused = ", the same build as before (build cache)" if r.build.cached else ""
+        w(f"  (built as {r.build.language} in {r.build.duration:.2f} s{reused})")
     elif r.build:
         w(f"  ({r.build.language})")
     w("\n\n")
@@ -62,6 +64,8 @@ def report_one(r: SubmissionResult, spec: Spec, stream: TextIO = sys.stdout) -> 
                 w(f"        {t.description}\n")
             for line in t.feedback.splitlines():
                 w(f"        {line}\n")
+        elif t.status is TestStatus.NOT_APPLICABLE:
+            w(f"        {t.feedback}\n")
     w("\n")
     total = f"score: {_points(r.score)}/{_points(r.run_max_score)}"
     if r.hidden_not_run:
@@ -78,7 +82,7 @@ def report_table(results: Sequence[SubmissionResult], spec: Spec, stream: TextIO
     w(f"{spec.assignment} · spec {spec.hash} · {len(results)} submissions\n\n")
     w(f"{'student':<{width}}  {'score':>9}  {'status':<13} failed tests\n")
     for r in results:
-        failed = [t.name for t in r.tests if t.status is not TestStatus.PASSED]
+        failed = [t.name for t in r.tests if t.status is not TestStatus.PASSED and t.applicable]
         score = f"{_points(r.score)}/{_points(r.max_score)}"
         st = r.status.value
         line = f"{r.student:<{width}}  {score:>9}  {st:<13} {', '.join(failed) if len(failed) < len(names) else 'all'}"

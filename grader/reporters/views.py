@@ -79,8 +79,9 @@ def first_line(text: str) -> str:
 
 
 def failing(r: SubmissionResult) -> list[TestResult]:
-    """The tests of ``r`` that lost points (failed, errored, or not run after a failure)."""
-    return [t for t in r.tests if not t.passed]
+    """The tests of ``r`` that lost points (failed, errored, or not run after a failure);
+    not the tests that do not apply to its language."""
+    return [t for t in r.tests if not t.passed and t.applicable]
 
 
 def score_line(r: SubmissionResult) -> str:
