@@ -338,13 +338,26 @@ def _living_descendants() -> list[psutil.Process]:
     return alive
 
 
+SILENT_UDP_SERVER = """\
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", int(sys.argv[1])))
+while True:
+    s.recvfrom(65536)
+"""
+
+
 @pytest.mark.parametrize("to_group", [False, True], ids=["to-the-grader", "to-its-process-group"])
 def test_ctrl_c_stops_cleanly_keeps_finished_results_leaves_nothing(tmp_path, subreaper, to_group):
     """SIGINT to the grader alone (kill -INT), or to its whole process group as a
     terminal's Ctrl-C sends it (the workers get it too, and must leave it to the grader)."""
+    # A server that never answers makes every echo test wait out its deadline: slow.
+    silent = tmp_path / "silent"
+    silent.mkdir()
+    (silent / "server.py").write_text(SILENT_UDP_SERVER)
     root = link_class(tmp_path / "class", {
         "fast-1": UDP_SUBS / "c-correct", "fast-2": UDP_SUBS / "c-small-buffer",
-        "slow-1": UDP_SUBS / "c-no-htons", "slow-2": UDP_SUBS / "c-no-htons"})
+        "slow-1": silent, "slow-2": silent})
     out, tmp = tmp_path / "out", tmp_path / "tmp"
     tmp.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(UDP), str(root),
