@@ -54,4 +54,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The stdin thread may still be blocked reading: end here, without the
+    # interpreter's shutdown (which aborts on a daemon thread holding stdin's lock).
+    os._exit(code)

@@ -7,6 +7,7 @@ closes, exits 0.  A failed connect prints an error on stderr and exits 1.
 Sending and receiving run at the same time, so a long pipelined input cannot
 deadlock against the replies.
 """
+import os
 import socket
 import sys
 import threading
@@ -53,4 +54,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The stdin thread may still be blocked reading: end here, without the
+    # interpreter's shutdown (which aborts on a daemon thread holding stdin's lock).
+    os._exit(code)

@@ -4,6 +4,7 @@
 Sends all of standard input to the server, half-closes, writes everything the
 server sends back to standard output until the server closes, exits 0.
 """
+import os
 import socket
 import sys
 import threading
@@ -34,15 +35,26 @@ def main() -> int:
     sock.settimeout(None)
     threading.Thread(target=pump_stdin, args=(sock,), daemon=True).start()
     out = sys.stdout.buffer
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            break
-        out.write(data)
+    status = 0
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            out.write(data)
+    except OSError as e:
+        print(f"tcp_echo_client: receiving from {host} port {port}: {e.strerror or e}",
+              file=sys.stderr)
+        status = 1
     out.flush()
     sock.close()
-    return 0
+    return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The stdin thread may still be blocked reading: end here, without the
+    # interpreter's shutdown (which aborts on a daemon thread holding stdin's lock).
+    os._exit(code)
