@@ -28,6 +28,12 @@ def test_not_full_marks_exit_one_with_feedback(run_cli):
     assert "FAIL" in out and "INADDR_ANY" in out
 
 
+def test_replaying_chosen_tests_exits_zero_when_they_pass(run_cli):
+    """`--test NAME` replays one test: its own verdict is the exit status."""
+    code, out, _ = run_cli("check", ECHO, SUBMISSIONS / "tcp-echo" / "c-loopback-only", "--test", "echo-line")
+    assert code == 0 and "score: 3/3" in out
+
+
 @pytest.mark.parametrize("args,words", [
     (["check", ECHO, SUBMISSIONS / "nope"], "no such submission folder"),
     (["check", ECHO, ECHO], "is a file, not a submission folder"),
