@@ -97,7 +97,8 @@ _CONCURRENT = {
 
 ADVICE: dict[str, dict[str, str]] = {
     "no-reuseaddr": {
-        "java": "create the ServerSocket unbound, call setReuseAddress(true), then bind()",
+        "java": "Java's ServerSocket sets SO_REUSEADDR on Linux unless told not to: call "
+                "setReuseAddress(true) before bind() (never false), and let no old process hold the port",
         "go": "net.Listen sets SO_REUSEADDR itself: is an old process or a child still holding the port?",
         "rust": "std's TcpListener::bind sets SO_REUSEADDR itself: is an old process still holding the port?",
         "cpp": "setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) before bind()",
@@ -117,6 +118,21 @@ ADVICE: dict[str, dict[str, str]] = {
     "text-decoding": _BYTES_NOT_TEXT,
     "utf-8": _BYTES_NOT_TEXT,
     "no-close": _CLOSE_AT_EOF,
+    "closed-early": {
+        **_READ_LOOP,
+        "java": "bytes still in a PrintWriter or BufferedOutputStream are lost when the socket is "
+                "closed first: flush() (or close the writer) before closing the socket; and one "
+                "read() is not one message: loop until it returns -1",
+    },
+    "short": {
+        "java": "output written through a PrintWriter or BufferedOutputStream stays in its buffer until "
+                "flush() (or new PrintWriter(out, true), which flushes on println); "
+                "BufferedReader.readLine() waits for a whole line before the echo can start",
+    },
+    "mismatch": {
+        "java": "BufferedReader, Scanner and PrintWriter read and write text: they change bytes that "
+                "are not text; echo with InputStream.read(buf) and OutputStream.write(buf, 0, n)",
+    },
     "fd-leak": {
         "java": "close every accepted Socket when its client is done (try-with-resources, or "
                 "close() in a finally block)",

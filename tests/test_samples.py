@@ -38,7 +38,8 @@ def test_sample_verdict(graded, sample: Path):
     exp = expected_of(sample)
     r = graded[(sample.parent.name, sample.name)]
     assert r.status.value == exp["status"], r.message
-    failed = sorted(t.name for t in r.tests if not t.passed)
+    assert sorted(t.name for t in r.tests if not t.applicable) == sorted(exp.get("not_applicable", []))
+    failed = sorted(t.name for t in r.tests if not t.passed and t.applicable)
     if exp["score"] == "full":
         assert failed == [], {t.name: t.feedback for t in r.tests if not t.passed}
         assert r.score == r.max_score

@@ -1,0 +1,39 @@
+// Bug: echoes with BufferedReader.readLine() and PrintWriter.println(): text, not bytes.
+// Bytes that are not UTF-8 are replaced, a last line without '\n' gets one added,
+// and nothing is echoed until a whole line has come.
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+
+public class Server {
+    public static void main(String[] args) {
+        try (ServerSocket server = new ServerSocket()) {
+            server.setReuseAddress(true);
+            server.bind(new InetSocketAddress(Integer.parseInt(args[0])));
+            while (true) {
+                Socket client = server.accept();
+                new Thread(() -> echo(client)).start();
+            }
+        } catch (IOException e) {
+            System.err.println("server: " + e.getMessage());
+            System.exit(1);
+        }
+    }
+
+    static void echo(Socket client) {
+        try (client;
+             BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream()));
+             PrintWriter out = new PrintWriter(client.getOutputStream(), true)) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                out.println(line);
+            }
+        } catch (IOException e) {
+            // client gone
+        }
+    }
+}
