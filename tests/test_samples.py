@@ -14,6 +14,7 @@ import pytest
 from conftest import SPECS, expected_of, sample_dirs
 from grader.batch import grade_many
 from grader.engine import GradeOptions
+from grader.results import TestStatus
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -38,6 +39,8 @@ def test_sample_verdict(graded, sample: Path):
     exp = expected_of(sample)
     r = graded[(sample.parent.name, sample.name)]
     assert r.status.value == exp["status"], r.message
+    errors = {t.name: t.feedback for t in r.tests if t.status is TestStatus.ERROR}
+    assert not errors, errors          # ERR is a bug of the grader, never the student's doing
     assert sorted(t.name for t in r.tests if not t.applicable) == sorted(exp.get("not_applicable", []))
     failed = sorted(t.name for t in r.tests if not t.passed and t.applicable)
     if exp["score"] == "full":
