@@ -106,8 +106,14 @@ class Outcome:
 class TestScope:
     """Everything one test owns; ``with TestScope(...) as scope: outcome = scope.run()``."""
 
-    def __init__(self, prepared: Prepared, test: TestSpec, seed: int, total: Deadline) -> None:
+    def __init__(self, prepared: Prepared, test: TestSpec, seed: int, total: Deadline, *,
+                 trace: bool = False) -> None:
         self.p = prepared
+        # Evidence: with ``trace``, every program of the test runs under strace
+        # (grader.trace); its calls are in ``self.calls`` once the scope has ended.
+        self.trace = trace
+        self.calls: dict[str, list] = {}        # argv[0] of each traced program -> its calls
+        self._traces: list[tuple[str, Path]] = []
         self.spec = prepared.spec
         self.test = test
         self.seed = seed
@@ -125,6 +131,7 @@ class TestScope:
         try:
             # Registered first, undone last: the work dir goes back as the build left it.
             self._stack.callback(self._restore_workdirs)
+            self._stack.callback(self._read_traces)      # after the programs stopped
             self.world = self.p.box.open_world()
             self._stack.callback(self.world.close)
             self._stack.callback(self._close_sockets)
@@ -146,6 +153,11 @@ class TestScope:
             self._stack.close()
         finally:
             self.p.add_time("teardown", t)
+
+    def _read_traces(self) -> None:
+        from . import trace
+        for name, path in self._traces:
+            self.calls.setdefault(name, []).extend(trace.parse(path))
 
     def _close_sockets(self) -> None:
         """The grader's own sockets, after the connections made of them were reset."""
@@ -225,6 +237,11 @@ class TestScope:
 
     def program(self, argv: Sequence[str], *, cwd: Path, port: int, protocol: str) -> Program:
         assert self.world is not None
+        if self.trace and cwd == self.p.workdir.path:      # the student's programs, not the reference's
+            from . import trace
+            out = cwd / f".socket-grader-trace-{len(self._traces)}"
+            self._traces.append((Path(argv[0]).name, out))
+            argv = trace.wrap(list(argv), out)
         return self._own(Program(self.world, argv, cwd=cwd, env=self.env, limits=self.p.limits,
                                  port=port, protocol=protocol))
 
