@@ -7,6 +7,7 @@ Outside the default suite (marked slow); run it with
 SOCKET_GRADER_REPEAT sets N (default 20); SOCKET_GRADER_JOBS the parallelism
 (default 4: on 2 cores, parallel grading is also a load test of the deadlines);
 SOCKET_GRADER_ASSIGNMENTS (comma-separated) limits it to some assignments;
+SOCKET_GRADER_PREFIXES (comma-separated) keeps the samples whose names start so;
 SOCKET_GRADER_HOGS starts that many CPU hogs (busy loops) beside the grading
 for the whole run, so deadlines meet a machine busier than it has cores.
 Under load:
@@ -32,6 +33,8 @@ REPEAT = int(os.environ.get("SOCKET_GRADER_REPEAT", "20"))
 JOBS = int(os.environ.get("SOCKET_GRADER_JOBS", "4"))
 ONLY = [a for a in os.environ.get("SOCKET_GRADER_ASSIGNMENTS", "").split(",") if a]
 HOGS = int(os.environ.get("SOCKET_GRADER_HOGS", "0"))
+# Comma-separated name prefixes of the samples to repeat (e.g. "c-,py-"); default: all.
+PREFIXES = tuple(p for p in os.environ.get("SOCKET_GRADER_PREFIXES", "").split(",") if p)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(REPEAT * 400)]
 
@@ -53,7 +56,8 @@ def test_every_sample_gets_the_same_verdict_every_time(cpu_hogs):
     assignments = sorted({p.parent.name for p in sample_dirs()} & {p.stem for p in SPECS.glob("*.yaml")})
     if ONLY:
         assignments = [a for a in assignments if a in ONLY]
-    samples = {a: sample_dirs(a) for a in assignments}     # the same samples every round
+    samples = {a: [p for p in sample_dirs(a) if not PREFIXES or p.name.startswith(PREFIXES)]
+               for a in assignments}                      # the same samples every round
     for round_ in range(REPEAT):
         for assignment in assignments:
             for r in grade_many(SPECS / f"{assignment}.yaml", samples[assignment],
