@@ -19,21 +19,12 @@ from grader.build import error_lines, format_log
 from grader.buildcache import BuildCache
 from grader.idioms import advice, applicable_total, not_applicable
 from grader.results import TestStatus
-from grader.sandbox import open_box
+from test_hostile import TIERS as BOX_TIERS   # root and userns, skipped where unavailable
 
 TCP_ECHO = load_spec(SPECS / "tcp-echo.yaml")
 
 
-def _available(tier: str) -> str | None:
-    try:
-        open_box(tier).close()
-        return None
-    except Exception as e:        # noqa: BLE001 - the reason becomes the skip message
-        return str(e)
-
-
-TIERS = [pytest.param(t, marks=pytest.mark.skipif(bool(_available(t)), reason=f"tier {t}: {_available(t)}"))
-         for t in ("root", "userns")] + ["none"]
+TIERS = BOX_TIERS + ["none"]
 
 
 def _needs(tool: str):
