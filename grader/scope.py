@@ -328,8 +328,8 @@ class TestScope:
         refdir = self.p.reference_workdir().path
         if ctx.files:
             _write_files(refdir, ctx.files)
-        prog = self.program(self.argv(argv_template, ctx.port, refdir), cwd=refdir,
-                            port=ctx.port, protocol=self.spec.protocol)
+        argv = _reference_argv(self.argv(argv_template, ctx.port, refdir), refdir)
+        prog = self.program(argv, cwd=refdir, port=ctx.port, protocol=self.spec.protocol)
         prog.start(stdin=stdin)
         return prog
 
@@ -351,8 +351,8 @@ class TestScope:
         shadow = Context(spec=self.spec, test=self.test, deadline=self.deadline, rng=rng, host=HOST,
                          port=port, world=self, files=ctx.files, is_shadow=True)
         self._stack.callback(shadow.net.close_all, reset=True)
-        prog = self.program(self.argv(self.spec.reference_run, port, refdir), cwd=refdir,
-                            port=port, protocol=self.spec.protocol)
+        prog = self.program(_reference_argv(self.argv(self.spec.reference_run, port, refdir), refdir),
+                            cwd=refdir, port=port, protocol=self.spec.protocol)
         prog.start()
         shadow.program = prog
         if not prog.wait_ready(self.deadline.sooner(self.spec.limits["ready"])).ok:
@@ -450,6 +450,16 @@ def _start(prog: Program, stdin: bytes | None = None) -> None:
     except OSError as e:
         raise StepFailed(f"could not start {' '.join(prog.argv)}: {e.strerror or e}",
                          [("the build did not produce the program the spec runs", "not-built")])
+
+
+def _reference_argv(argv: list[str], refdir: Path) -> list[str]:
+    """``argv`` of a reference program, once its files are known to be there (a missing
+    one is the spec's or the installation's fault, never the student's)."""
+    for arg in argv:
+        if arg.startswith(str(refdir)) and not Path(arg).exists():
+            raise ReferenceFailed(f"{Path(arg).name} is not in the reference folder "
+                                  f"({Path(arg).parent}): the spec names a file the reference lacks")
+    return argv
 
 
 def _write_files(workdir: Path, files: dict[str, bytes]) -> None:

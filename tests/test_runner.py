@@ -239,3 +239,15 @@ def test_a_wrong_port_waited_out_once_is_not_waited_out_again(tmp_path, monkeypa
         assert "two bytes swapped" in t.feedback, t.feedback
     assert r.tests[0].duration >= 2.0
     assert r.tests[1].duration < 1.0 and r.tests[2].duration < 1.0, [t.duration for t in r.tests]
+
+
+def test_a_reference_file_the_spec_names_but_lacks_is_the_graders_error(tmp_path):
+    """A missing reference client is the spec's (or the installation's) fault: ERR, not FAIL."""
+    text = (SPECS / "tcp-echo.yaml").read_text().replace(
+        '"{reference}/tcp_echo_client.py"', '"{reference}/no_such_client.py"')
+    (tmp_path / "tcp-echo.yaml").write_text(text)
+    r = grade(load_spec(tmp_path / "tcp-echo.yaml"), SUBMISSIONS / "tcp-echo" / "c-correct-fork",
+              GradeOptions(only=["interop-reference-client"]))
+    assert r.tests[0].status is TestStatus.ERROR
+    assert "no_such_client.py is not in the reference folder" in r.tests[0].feedback
+    assert "not your program's fault" in r.tests[0].feedback
