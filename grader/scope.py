@@ -398,10 +398,12 @@ def _launch_client(scope: TestScope) -> None:
         if not server.wait_ready(scope.deadline.sooner(spec.limits["ready"])).ok:
             raise ReferenceFailed("the reference server did not start listening: "
                                   + (server.proc.stderr.tail() if server.proc else ""))
-    if test.peer == "listen":
-        ls = scope.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if test.peer == "listen":          # the grader is the server: its socket is bound first
+        kind = socket.SOCK_STREAM if spec.protocol == "tcp" else socket.SOCK_DGRAM
+        ls = scope.socket(socket.AF_INET, kind)
         ls.bind((HOST, ctx.port))
-        ls.listen(16)
+        if kind == socket.SOCK_STREAM:
+            ls.listen(16)
         ctx.listener = ls
     ctx.stdin = make_payload(test.stdin, ctx.rng, ctx.files) if test.stdin is not None else b""
     prog = scope.program(scope.argv(scope.p.run, ctx.port), cwd=scope.p.workdir.path,

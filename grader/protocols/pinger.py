@@ -1,8 +1,8 @@
 """The grader as the UDP pinger server of Kurose & Ross's pinger lab.
 
-``ping_server`` binds the program's port on 127.0.0.1 (before the client runs:
-the client started by the launcher is replaced by a fresh one once the port is
-bound, so its first ping cannot fall on a closed port), answers each ping
+``ping_server`` serves on the program's port on 127.0.0.1 (bound by the
+launcher before the client runs, so its first ping cannot fall on a closed
+port), answers each ping
 "Ping N TIME" with the same text in upper case after a seeded delay, or drops
 it, or answers it too late (after the client's 1 s timeout, while it waits for
 the next ping's reply).  Because the grader decides every reply, it knows what
@@ -30,19 +30,13 @@ STATS = re.compile(r"rtt min/avg/max = (\d+(?:\.\d*)?)/(\d+(?:\.\d*)?)/(\d+(?:\.
 LOSS = re.compile(r"loss = (\d+(?:\.\d*)?) ?%", re.I)
 
 
-def _relaunch_client(ctx) -> socket.socket:
-    """Bind the port, then start the client afresh (the one the launcher started is stopped)."""
-    world = ctx.world
-    sock = world.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", ctx.port))
+def _server_socket(ctx) -> socket.socket:
+    """The UDP socket the launcher bound on the program's port before the client started
+    (a client-role test's ``peer: listen``), so the first ping cannot meet a closed port."""
+    sock = ctx.listener
+    if sock is None or sock.type != socket.SOCK_DGRAM:
+        raise AssertionError("ping_server needs a udp spec and peer: listen (the default)")
     sock.setblocking(False)
-    if ctx.program is not None:
-        ctx.program.expected_exit = True
-        ctx.program.stop()
-    prog = world.program(world.argv(world.p.run, ctx.port), cwd=world.p.workdir.path,
-                         port=ctx.port, protocol="udp")
-    prog.start(stdin=ctx.stdin)
-    ctx.program = prog
     return sock
 
 
@@ -221,7 +215,7 @@ class Pinger:
 
 def do_ping_server(ctx, step) -> None:
     p = Pinger(ctx, step)
-    sock = _relaunch_client(ctx)
+    sock = _server_socket(ctx)
     p.serve(sock)
     prog = ctx.program
     d = ctx.step_deadline(step.args, "the client's exit")
