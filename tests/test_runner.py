@@ -251,3 +251,43 @@ def test_a_reference_file_the_spec_names_but_lacks_is_the_graders_error(tmp_path
     assert r.tests[0].status is TestStatus.ERROR
     assert "no_such_client.py is not in the reference folder" in r.tests[0].feedback
     assert "not your program's fault" in r.tests[0].feedback
+
+
+SILENT_TCP_SERVER = """\
+    import socket, sys, time
+    s = socket.socket(); s.bind(("", int(sys.argv[1]))); s.listen()
+    conns = []
+    while True:
+        c, _ = s.accept(); conns.append(c)        # reads nothing, answers nothing
+    """
+
+
+def test_a_wait_cut_short_by_the_tests_limit_says_how_long_it_really_was(tmp_path):
+    path = tmp_path / "short.yaml"
+    path.write_text(SPEC.replace("limits: {ready: 1.0}", "limits: {ready: 1.0, step: 2, test: 0.6}"))
+    r = grade(load_spec(path), submission(tmp_path, "server.py", SILENT_TCP_SERVER))
+    t = only_test(r)
+    assert t.status is TestStatus.FAILED
+    assert "the test's time limit cut short the 2 s this wait would have had" in t.feedback
+    assert "waited 2 s" not in t.feedback
+    assert t.duration < 1.5
+
+
+def test_the_work_dir_is_as_built_for_every_test(tmp_path):
+    """A file a test's program writes (or deletes) is not there for the next test, and the
+    next test's program still finds what the build made."""
+    path = tmp_path / "files.yaml"
+    first = "  - name: first\n    points: 1\n    steps:\n      - connect: a\n" \
+            "      - send: {to: a, text: \"x\"}\n      - expect: {from: a, echo: true}\n"
+    path.write_text(SPEC.replace("  - name: up\n", first + "  - name: up\n"))
+    r = grade(load_spec(path), submission(tmp_path, "server.py", """\
+        import os, socket, sys
+        if os.path.exists("state.txt"):
+            sys.exit("state.txt from an earlier test is here")
+        open("state.txt", "w").write("left by a test")
+        os.remove("server.py")                       # and the program itself is gone
+        s = socket.socket(); s.bind(("", int(sys.argv[1]))); s.listen()
+        while True:
+            c, _ = s.accept(); c.sendall(c.recv(100)); c.close()
+        """))
+    assert [t.passed for t in r.tests] == [True, True], [t.feedback for t in r.tests]
