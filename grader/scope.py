@@ -11,8 +11,13 @@ each test runs in a :class:`TestScope`, in the style of trio's cancel scopes:
   a server that would not die) can reach it, and the grader's own sockets (the
   port holder, probes, relays, the reference) cannot collide with the
   program's;
-* it owns **one deadline**, the test's, that every wait inside it takes its
-  time from (each step's wait is ``deadline.sooner(...)``);
+* it owns **one deadline**, the test's, that every wait on the program takes
+  its time from (each step's wait is ``deadline.sooner(...)``, and a wait the
+  test's limit cut short says how long it really was).  The grader's own
+  machinery keeps deadlines of its own, visible where they are made: a box
+  request (``sandbox.REQUEST_TIMEOUT``) and killing what the test started at
+  its end (``box.KILL_GRACE``) bound the grader, not the program, and teardown
+  must happen even after the test's time is up;
 * it owns every **resource** the test starts (programs, sockets, the relay,
   the reference beside it, the test's files) through one exit stack, undone in
   reverse order when the scope ends, whatever happened; the work dir is put
@@ -30,6 +35,7 @@ or the grader or the spec failed (an error: never the student's fault).
 
 from __future__ import annotations
 
+import functools
 import random
 import select
 import shutil
@@ -237,13 +243,17 @@ class TestScope:
 
     def program(self, argv: Sequence[str], *, cwd: Path, port: int, protocol: str) -> Program:
         assert self.world is not None
+        out = None
         if self.trace and cwd == self.p.workdir.path:      # the student's programs, not the reference's
             from . import trace
             out = cwd / f".socket-grader-trace-{len(self._traces)}"
             self._traces.append((Path(argv[0]).name, out))
             argv = trace.wrap(list(argv), out)
-        return self._own(Program(self.world, argv, cwd=cwd, env=self.env, limits=self.p.limits,
-                                 port=port, protocol=protocol))
+        prog = Program(self.world, argv, cwd=cwd, env=self.env, limits=self.p.limits,
+                       port=port, protocol=protocol)
+        if out is not None:       # stopped tracee first, so that its trace is complete
+            prog.stop = functools.partial(trace.stop, prog, out, prog.stop)  # type: ignore[method-assign]
+        return self._own(prog)
 
     def argv(self, template: Sequence[str], port: int, reference: Path | None = None) -> list[str]:
         return render_argv(template, port=port, host=HOST, reference=reference or self.p.reference,
