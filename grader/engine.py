@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, idioms
+from . import __version__, evidence, idioms
 from .box import Box, Limits
 from .build import Workdir, build, detect_language, expected_files
 from .deadline import Deadline
@@ -270,8 +270,10 @@ class _Run:
                               TestStatus.NOT_APPLICABLE, why, visibility=test.visibility)
         started = time.monotonic()
         try:
-            with TestScope(prepared, test, test_seed(self.seed, test), total) as scope:
+            with TestScope(prepared, test, test_seed(self.seed, test), total,
+                           trace=evidence.TRACE_EVERY_TEST) as scope:
                 out = scope.run()
+            out = evidence.explain(prepared, test, test_seed(self.seed, test), total, out, scope)
         except Exception as e:       # the scope itself failed (the box): the grader's fault
             out = Outcome(error="".join(traceback.format_exception_only(type(e), e)).strip()
                           + "\n" + "".join(traceback.format_tb(e.__traceback__)[-3:]))

@@ -1,0 +1,717 @@
+"""Causes from what the program actually did: its own system calls as evidence.
+
+Theory of operation
+-------------------
+The grader's verdict on a test always comes from the untraced run.  When a
+test fails, :func:`explain` replays it once under strace (the same seed, so
+the same data and timing schedule: see :mod:`grader.trace`) and reads what
+the student's program asked the kernel for.  A replay is evidence only: it
+never changes the verdict, and if it does not fail the same way (same step,
+same spec line) its calls are not used at all and the result says so.
+
+From the calls, :data:`RULES` (a table: each rule a function from the
+:class:`Story` of the calls to :class:`Finding` s) derive causes, several per
+test when there are several, each with the excerpt of calls that shows it.
+A finding may also *rule out* causes and hints the outside evidence
+suggested (a correct send loop rules out "check send()'s return value"); a
+ruled-out cause or hint is not shown.
+
+Where tracing is not possible (no strace, ptrace refused in a container) the
+outside evidence stands alone, and the failure says which evidence it used
+(``evidence``: ``calls`` or ``outside``, with ``evidence_note`` saying why).
+
+Why replay rather than trace every test: measured in
+benchmarks/trace_cost.py (RESULTS.md, "evidence"): tracing every test of a
+correct C submission costs more than the 20% budget, and a traced run could
+give another verdict (a busy loop traced is a slow loop); a replay costs
+nothing on passing tests.  ``SOCKET_GRADER_EVIDENCE`` = ``replay`` (default),
+``every`` (trace every test: the verdict is then the traced run's) or
+``off``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from . import trace
+from .trace import Call
+
+MODE = os.environ.get("SOCKET_GRADER_EVIDENCE", "replay")
+TRACE_EVERY_TEST = MODE == "every"
+# At most this many lines of calls in one cause's excerpt.
+EXCERPT_LINES = 6
+
+
+@dataclass
+class Finding:
+    """A cause shown by the calls (``text`` in C terms; idioms.SAID restates it per language)."""
+
+    code: str
+    text: str
+    calls: list[Call] = field(default_factory=list)
+    rules_out: tuple[str, ...] = ()      # cause/hint codes this evidence contradicts
+
+    def excerpt(self) -> list[str]:
+        lines = [c.line for c in self.calls]
+        if len(lines) > EXCERPT_LINES:
+            lines = lines[:EXCERPT_LINES - 1] + [f"... ({len(lines) - EXCERPT_LINES + 1} more)"]
+        return lines
+
+
+# ------------------------------------------------------------------ strace's text
+
+def split_args(args: str) -> list[str]:
+    """strace's argument list split at top-level commas (strings, {...}, [...] kept whole)."""
+    out, depth, cur, i, quote = [], 0, [], 0, False
+    while i < len(args):
+        ch = args[i]
+        if quote:
+            cur.append(ch)
+            if ch == "\\" and i + 1 < len(args):
+                cur.append(args[i + 1])
+                i += 1
+            elif ch == '"':
+                quote = False
+        elif ch == '"':
+            quote = True
+            cur.append(ch)
+        elif ch in "{[(":
+            depth += 1
+            cur.append(ch)
+        elif ch in "}])":
+            depth -= 1
+            cur.append(ch)
+        elif ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    if cur or out:
+        out.append("".join(cur).strip())
+    return out
+
+
+_ESC = {"n": 10, "t": 9, "r": 13, "v": 11, "f": 12, "a": 7, "b": 8, "\\": 92, '"': 34, "'": 39}
+
+
+def string_arg(tok: str) -> tuple[bytes, bool] | None:
+    """The bytes of a strace string argument, and whether strace cut it ("..."...)."""
+    if not tok.startswith('"'):
+        return None
+    out = bytearray()
+    i = 1
+    while i < len(tok):
+        ch = tok[i]
+        if ch == '"':
+            return bytes(out), tok[i + 1:].startswith("...")
+        if ch == "\\" and i + 1 < len(tok):
+            nxt = tok[i + 1]
+            if nxt == "x":
+                out.append(int(tok[i + 2:i + 4], 16))
+                i += 4
+                continue
+            if nxt.isdigit():
+                j = i + 1
+                while j < len(tok) and j < i + 4 and tok[j] in "01234567":
+                    j += 1
+                out.append(int(tok[i + 1:j], 8) & 0xFF)
+                i = j
+                continue
+            out.append(_ESC.get(nxt, ord(nxt)))
+            i += 2
+            continue
+        out += ch.encode("latin-1", "replace")
+        i += 1
+    return bytes(out), True
+
+
+def _int(tok: str) -> int | None:
+    try:
+        return int(tok, 0)
+    except ValueError:
+        return None
+
+
+# ------------------------------------------------------------------ the story of the calls
+
+RECV = {"recvfrom", "recv", "read", "recvmsg"}
+SEND = {"sendto", "send", "write", "sendmsg", "writev"}
+
+
+@dataclass
+class Io:
+    """One transfer on a socket: which way, the size asked, what came back."""
+
+    call: Call
+    out: bool                 # sent (else received)
+    asked: int | None         # the size given (the buffer's size for a receive)
+    result: int | None        # bytes moved (None: never returned; negative: failed)
+    data: bytes               # the bytes strace showed (sent: what was given; received: what came)
+    cut: bool                 # strace showed only the beginning
+
+
+@dataclass
+class Sock:
+    """One socket as the program's calls show it (a connection, a listener, a UDP socket)."""
+
+    kind: str                           # "stream", "dgram", "conn" (accepted), "other"
+    fd: int
+    opened_by: int
+    calls: list[Call] = field(default_factory=list)
+    io: list[Io] = field(default_factory=list)
+    closed_by: set[int] = field(default_factory=set)
+    holders: set[int] = field(default_factory=set)      # processes that have a copy
+
+
+@dataclass
+class Story:
+    """The program's calls, sorted into sockets and processes."""
+
+    calls: list[Call]
+    socks: list[Sock] = field(default_factory=list)
+    children: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    threads: set[int] = field(default_factory=set)
+    main: int | None = None
+
+    @property
+    def conns(self) -> list[Sock]:
+        return [s for s in self.socks if s.kind == "conn" or (s.kind == "stream" and s.io)]
+
+    @property
+    def dgrams(self) -> list[Sock]:
+        return [s for s in self.socks if s.kind == "dgram"]
+
+    def by_pid(self, pid: int) -> list[Call]:
+        return [c for c in self.calls if c.pid == pid]
+
+
+def story(calls: list[Call]) -> Story:
+    """Follow the calls: which fd is which socket in which process (fork copies the table)."""
+    st = Story(calls)
+    tables: dict[int, dict[int, Sock]] = {}
+    st.main = calls[0].pid if calls else None
+
+    def table(pid: int) -> dict[int, Sock]:
+        return tables.setdefault(pid, {})
+
+    for c in calls:
+        args = split_args(c.args)
+        t = table(c.pid)
+        if c.name == "socket" and c.result is not None and c.result >= 0:
+            kind = "stream" if "SOCK_STREAM" in c.args else "dgram" if "SOCK_DGRAM" in c.args else "other"
+            s = Sock(kind, c.result, c.pid, [c], holders={c.pid})
+            st.socks.append(s)
+            t[c.result] = s
+        elif c.name in ("accept", "accept4") and c.result is not None and c.result >= 0:
+            s = Sock("conn", c.result, c.pid, [c], holders={c.pid})
+            st.socks.append(s)
+            t[c.result] = s
+        elif c.name in ("clone", "clone3", "fork", "vfork") and c.result is not None and c.result > 0:
+            if "CLONE_THREAD" in c.args:
+                st.threads.add(c.result)
+                tables[c.result] = t                     # threads share the fd table
+            else:
+                st.children[c.pid].append(c.result)
+                tables[c.result] = dict(t)
+                for s in t.values():
+                    s.holders.add(c.result)
+        elif c.name == "close" and c.fd is not None:
+            s = t.pop(c.fd, None)
+            if s is not None:
+                s.calls.append(c)
+                s.closed_by.add(c.pid)
+                s.holders.discard(c.pid)
+        elif c.fd is not None and c.fd in t:
+            s = t[c.fd]
+            s.calls.append(c)
+            if c.name in RECV | SEND and len(args) >= 2:
+                out = c.name in SEND
+                shown = string_arg(args[1]) or (b"", True)
+                asked = _int(args[2]) if len(args) > 2 else None
+                s.io.append(Io(c, out, asked, c.result, shown[0], shown[1]))
+    return st
+
+
+# ------------------------------------------------------------------ rules
+
+def _pairs(s: Sock) -> Iterable[tuple[Io, Io]]:
+    """Each datagram received and the reply sent right after it on the same socket."""
+    last: Io | None = None
+    for io in s.io:
+        if not io.out and io.result is not None and io.result >= 0:
+            last = io
+        elif io.out and last is not None:
+            yield last, io
+            last = None
+
+
+def rule_udp_reply_size(st: Story) -> list[Finding]:
+    found: dict[str, Finding] = {}
+    for s in st.dgrams:
+        for got, sent in _pairs(s):
+            n, m, size = got.result, sent.asked, got.asked
+            if m is None or n is None or m == n:
+                continue
+            nul = got.data.find(b"\0") if not got.cut or b"\0" in got.data else -1
+            if size is not None and m == size and m > n:
+                found.setdefault("udp-sizeof-reply", Finding(
+                    "udp-sizeof-reply",
+                    f"your server received {n} bytes (recvfrom returned {n}) and sent {m} (sendto "
+                    f"was given the size of the buffer, {size}): send the number of bytes received",
+                    [got.call, sent.call], ("extra", "stale-buffer")))
+            elif m == n + 1 and (nul < 0 or nul >= n):
+                found.setdefault("strlen-plus-one", Finding(
+                    "strlen-plus-one",
+                    f"your server received {n} bytes and sent {m}: one more, the NUL that "
+                    "strlen()+1 counts; a datagram is not a C string: send the number of bytes "
+                    "recvfrom() returned",
+                    [got.call, sent.call], ("extra",)))
+            elif 0 <= nul < n and m == nul + 1:
+                found.setdefault("strlen-plus-one-binary", Finding(
+                    "nul-truncation",
+                    f"your server received {n} bytes with a 0 byte at offset {nul} and sent {m}: "
+                    "strlen()+1 stops at the first 0 byte; send the number of bytes recvfrom() "
+                    "returned", [got.call, sent.call], ("udp-truncated",)))
+            elif 0 <= nul < n and m == nul:
+                found.setdefault("strlen", Finding(
+                    "nul-truncation",
+                    f"your server received {n} bytes with a 0 byte at offset {nul} and sent only "
+                    f"{m}: strlen() stops at the first 0 byte; send the number of bytes "
+                    "recvfrom() returned", [got.call, sent.call], ("udp-truncated",)))
+        for io in s.io:
+            if not io.out and io.asked and io.result == io.asked:
+                found.setdefault("udp-truncated", Finding(
+                    "udp-truncated",
+                    f"recvfrom() filled the whole {io.asked}-byte buffer: the datagram was longer "
+                    "and the rest of it was discarded; receive into a buffer of 65535 bytes (a UDP "
+                    "datagram can be up to 65507)", [io.call]))
+                break
+    return list(found.values())
+
+
+def rule_stream_echo(st: Story) -> list[Finding]:
+    """A connection's bytes in against bytes out: lost on a short send, cut at a NUL, whole lines only."""
+    out: dict[str, Finding] = {}
+    loop_ok = False
+    for s in st.conns:
+        ins = [io for io in s.io if not io.out and io.result and io.result > 0]
+        outs = [io for io in s.io if io.out and io.result is not None]
+        got = sum(io.result for io in ins)
+        sent = sum(io.result for io in outs if io.result > 0)
+        short = [io for io in outs if io.asked is not None and 0 <= io.result < io.asked]
+        if short and sent >= got and got:
+            loop_ok = True
+        if short and sent < got:
+            first = short[0]
+            nxt = [io for io in s.io if io.call is not first.call and s.io.index(io) > s.io.index(first)][:1]
+            out.setdefault("ignores-partial-send", Finding(
+                "ignores-partial-send",
+                f"send() was asked to send {first.asked} bytes and sent {first.result}; the program "
+                f"went on without sending the other {first.asked - first.result} "
+                f"(of {got} bytes received on this connection, {sent} were sent back): check "
+                "send()'s return value and send the rest in a loop",
+                [first.call] + [io.call for io in nxt], ("short",)))
+        for r in ins:
+            nul = r.data.find(b"\0")
+            after = [io for io in outs if s.io.index(io) > s.io.index(r)][:1]
+            if 0 <= nul < r.result and after and after[0].asked == nul and not r.cut or (
+                    0 <= nul < r.result and after and after[0].asked == nul):
+                out.setdefault("nul-truncation", Finding(
+                    "nul-truncation",
+                    f"recv() returned {r.result} bytes with a 0 byte at offset {nul}, and only "
+                    f"{nul} were sent back: strlen() stops at the first 0 byte; send the count "
+                    "recv() returned", [r.call, after[0].call], ("short", "lost-bytes")))
+        visible = [io for io in outs if not io.cut and io.data]
+        if got > sent and visible and all(io.data.endswith(b"\n") for io in visible) and \
+                not short and any(not io.data.endswith(b"\n") for io in ins if not io.cut):
+            out.setdefault("line-echo", Finding(
+                "line-echo",
+                f"your server sent back only whole lines: of {got} bytes received on this "
+                f"connection it sent {sent}, every send() ending with a newline; the bytes after "
+                "the last newline were never sent (fgets()/readline() wait for a newline that "
+                "never comes): echo what recv() returns, as it comes",
+                [ins[-1].call] + [io.call for io in visible[-2:]],
+                ("short", "ignores-partial-send", "lost-bytes", "first-recv-only")))
+    if loop_ok and "ignores-partial-send" not in out:
+        out["send-loop-ok"] = Finding("", "", [], ("ignores-partial-send", "lost-bytes"))
+    return list(out.values())
+
+
+def rule_fork_keeps_fd(st: Story) -> list[Finding]:
+    for s in st.conns:
+        kids = [k for k in st.children.get(s.opened_by, []) if k in s.holders or k in s.closed_by]
+        if s.kind == "conn" and kids and s.opened_by in s.holders and s.closed_by - {s.opened_by}:
+            accepts = [c for c in st.by_pid(s.opened_by) if c.name in ("accept", "accept4")]
+            forks = [c for c in st.by_pid(s.opened_by) if c.name in ("clone", "fork", "vfork")][:1]
+            child_close = [c for c in s.calls if c.name == "close"][:1]
+            fds = ", ".join(str(c.result) for c in accepts[:4])
+            return [Finding(
+                "fork-parent-keeps-fd",
+                f"after fork() the parent never closes its copy of the connected socket (accept() "
+                f"returned {fds}{', ...' if len(accepts) > 4 else ''} in the parent, which closed "
+                "none of them): the child's close() does not end the connection while the parent "
+                "holds a copy; close(connfd) in the parent right after fork()",
+                accepts[:2] + forks + child_close, ("no-close", "recv-zero-spin"))]
+    return []
+
+
+def rule_recv_zero(st: Story) -> list[Finding]:
+    for s in st.conns:
+        zeros = [io for io in s.io if not io.out and io.result == 0]
+        if len(zeros) >= 3:
+            return [Finding(
+                "recv-zero-spin",
+                f"recv() returned 0 (the client closed) and the program called it again, "
+                f"{len(zeros)} times or more: 0 means end of stream; close() the socket then",
+                [z.call for z in zeros[:3]])]
+        if zeros and s.closed_by and s.kind == "conn":
+            return [Finding("", "", [], ("no-close",))]        # it closed after recv() == 0
+    return []
+
+
+def rule_unchecked_bind(st: Story) -> list[Finding]:
+    for s in st.socks:
+        binds = [c for c in s.calls if c.name == "bind"]
+        if binds and binds[0].failed:
+            after = [c for c in s.calls[s.calls.index(binds[0]) + 1:]
+                     if c.name in ("listen", "accept", "accept4", "recvfrom", "recv", "read")][:1]
+            if after:
+                port = re.search(r"htons\((\d+)\)", binds[0].args)
+                return [Finding(
+                    "unchecked-bind",
+                    f"bind() to port {port[1] if port else '?'} failed ({binds[0].errno}) and the "
+                    f"program went on to {after[0].name}() on the same socket"
+                    + (" (listen() then bound a random free port)" if after[0].name == "listen" else "")
+                    + ": check bind()'s result, say what failed on stderr and exit non-zero",
+                    [binds[0], after[0]], ("wrong-port", "hangs"))]
+    return []
+
+
+def rule_port_from_stdin(st: Story) -> list[Finding]:
+    if st.main is None:
+        return []
+    reads = []
+    for c in st.by_pid(st.main):
+        if c.name == "read" and c.fd == 0:
+            reads.append(c)
+        if c.name in ("bind", "listen"):
+            if reads:
+                prompt = [p for p in st.by_pid(st.main) if p.name == "write" and p.fd == 1][:1]
+                return [Finding(
+                    "port-from-stdin",
+                    "the program read its standard input before bind() (read(0, ...) returned "
+                    f"{reads[0].result}): the port is on the command line (argv[1]), not typed in "
+                    "at a prompt", prompt + reads[:1] + [c], ("wrong-port",))]
+            return []
+    return []
+
+
+def rule_clone_fails(st: Story) -> list[Finding]:
+    for c in st.calls:
+        if c.name in ("clone", "clone3", "fork", "vfork") and c.failed:
+            made = len(st.threads) if "CLONE_THREAD" in c.args or c.name == "clone3" else sum(
+                len(v) for v in st.children.values())
+            if "CLONE_THREAD" in c.args or (c.name == "clone3" and st.threads):
+                return [Finding(
+                    "thread-create-fails",
+                    f"creating a thread failed ({c.name}() = -1 {c.errno}) after {made} threads: "
+                    "threads that are never joined nor detached keep their resources; "
+                    "pthread_detach() each one (or join it), and check pthread_create()'s result "
+                    "(it returns the error number, never a negative value)", [c])]
+            return [Finding(
+                "fork-fails",
+                f"fork() failed ({c.name}() = -1 {c.errno}) after {made} children: children "
+                "that are never reaped stay as zombies and count against the process limit; "
+                "waitpid() for them", [c])]
+    return []
+
+
+def rule_blocking_waitpid(st: Story) -> list[Finding]:
+    for c in st.calls:
+        if c.name == "wait4" and c.result is None and "WNOHANG" not in c.args and \
+                any(x.name.startswith("accept") for x in st.by_pid(c.pid)):
+            sig = [x for x in st.by_pid(c.pid) if x.name == "--- signal" and x.args == "SIGCHLD"][:1]
+            return [Finding(
+                "sigchld-blocking-wait",
+                "the server sat in waitpid() without WNOHANG until it was stopped (in its SIGCHLD "
+                "handler): after reaping the child that ended it waits for the next one, which is "
+                "still serving its client, and accepts no one meanwhile; loop "
+                "while (waitpid(-1, NULL, WNOHANG) > 0)", sig + [c], ("iterative",))]
+    return []
+
+
+def rule_sigpipe(st: Story) -> list[Finding]:
+    for i, c in enumerate(st.calls):
+        if c.name == "+++ exit" and c.args == "SIGPIPE":
+            before = [x for x in st.calls[:i] if x.pid == c.pid and x.name in SEND][-1:]
+            return [Finding(
+                "sigpipe",
+                "the program was killed by SIGPIPE in a send() to a connection the client had "
+                "reset: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send()",
+                before + [c])]
+    return []
+
+
+def rule_client_end(st: Story) -> list[Finding]:
+    """Client role: lock-step, a 0-byte send for the end, close() instead of shutdown()."""
+    found: list[Finding] = []
+    conns = [s for s in st.socks if s.kind == "stream" and any(c.name == "connect" for c in s.calls)]
+    if not conns or st.main is None:
+        return found
+    s = conns[0]
+    seq = [c for c in st.by_pid(st.main) if (c.name == "read" and c.fd == 0) or c in s.calls]
+    # read(0) -> send -> recv -> read(0): waits for each reply before reading more input.
+    pattern = []
+    for c in seq:
+        tag = "in" if c.name == "read" and c.fd == 0 else "send" if c.name in SEND else \
+            "recv" if c.name in RECV else None
+        if tag and (not pattern or pattern[-1][0] != tag):
+            pattern.append((tag, c))
+    tags = [t for t, _ in pattern]
+    for i in range(len(tags) - 3):
+        if tags[i:i + 4] == ["in", "send", "recv", "in"]:
+            found.append(Finding(
+                "lockstep",
+                "the client waits for the reply to each piece of input before reading more "
+                "(read(0) → send() → recv() → read(0)): a server that answers only at the end of "
+                "the stream, or a slow one, then waits for the client while the client waits "
+                "for it; send all the input (then shutdown(SHUT_WR)) while reading replies "
+                "(poll()/select() or a second thread)",
+                [c for _, c in pattern[i:i + 4]], ("first-recv-only", "ignores-partial-send", "lost-bytes",
+                                                   "short", "closed-early")))
+            break
+    zero = [io for io in s.io if io.out and io.asked == 0]
+    if zero:
+        found.append(Finding(
+            "zero-send",
+            "a send() of 0 bytes does not end the stream (the server sees nothing): call "
+            "shutdown(fd, SHUT_WR)", [zero[0].call]))
+    shut = [c for c in s.calls if c.name == "shutdown"]
+    close = [c for c in s.calls if c.name == "close"]
+    if close and not shut:
+        i = s.calls.index(close[0])
+        reads_after_send = [c for c in s.calls[:i] if c.name in RECV]
+        if not reads_after_send or s.calls[i - 1].name in SEND:
+            found.append(Finding(
+                "close-not-shutdown",
+                "the client called close() right after sending, before reading the reply: "
+                "shutdown(fd, SHUT_WR) ends the sending side only; then keep calling recv() "
+                "until it returns 0", [s.calls[i - 1], close[0]],
+                ("first-recv-only", "no-shutdown")))
+    return found
+
+
+_ERRORISH = re.compile(rb"(?i)error|fail|cannot|can't|unable|refused|usage|in use|denied")
+
+
+def rule_error_on_stdout(st: Story) -> list[Finding]:
+    if st.main is None:
+        return []
+    for c in st.calls:
+        if c.name == "write" and c.fd == 1:
+            data = string_arg(split_args(c.args)[1]) if len(split_args(c.args)) > 1 else None
+            if data and _ERRORISH.search(data[0]):
+                end = [x for x in st.calls if x.name in ("exit_group", "+++ exit")][:1]
+                to_stderr = [x for x in st.calls if x.name == "write" and x.fd == 2]
+                if not to_stderr:
+                    return [Finding(
+                        "error-on-stdout",
+                        "the error message went to standard output, not standard error "
+                        "(write(1, ...)): print errors on stderr, e.g. perror(\"bind\") or "
+                        "fprintf(stderr, ...)", [c] + end)]
+    return []
+
+
+_TRACEBACK = re.compile(rb"UnicodeDecodeError|UnicodeEncodeError")
+
+
+def rule_python_decode(st: Story) -> list[Finding]:
+    for c in st.calls:
+        if c.name == "write" and c.fd == 2:
+            parts = split_args(c.args)
+            data = string_arg(parts[1]) if len(parts) > 1 else None
+            if data and _TRACEBACK.search(data[0]):
+                reads = [x for x in st.calls if x.pid == c.pid and x.name in RECV and x.result
+                         and x.fd == 0][-1:]
+                if reads:
+                    return [Finding(
+                        "text-mode-stdio",
+                        "standard input was read as text and binary input could not be decoded "
+                        "(the traceback on stderr): read sys.stdin.buffer and write "
+                        "sys.stdout.buffer, which carry bytes", reads + [c])]
+                got = [x for x in st.calls if x.pid == c.pid and x.name in RECV and x.result
+                       and x.fd not in (0, None)][-1:]
+                return [Finding(
+                    "decode-binary",
+                    "the program died decoding received bytes as text (recv().decode(): the "
+                    "traceback on stderr); bytes such as 0xFF are not UTF-8: send back the bytes "
+                    "received, without decode()/encode()", got + [c], ("short", "closed-early"))]
+    return []
+
+
+RULES: list[Callable[[Story], list[Finding]]] = [
+    rule_unchecked_bind, rule_port_from_stdin, rule_udp_reply_size, rule_python_decode,
+    rule_stream_echo, rule_fork_keeps_fd, rule_recv_zero, rule_blocking_waitpid, rule_clone_fails,
+    rule_sigpipe, rule_client_end, rule_error_on_stdout,
+]
+
+
+def findings(calls: list[Call]) -> list[Finding]:
+    st = story(calls)
+    out: list[Finding] = []
+    for rule in RULES:
+        out += rule(st)
+    return out
+
+
+# ------------------------------------------------------------------ the replay
+
+_TRACING: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
+
+
+def tracing_refused(prepared) -> str:
+    """Why the box cannot trace ('' when it can): strace missing, or ptrace refused."""
+    if not trace.available():
+        return "strace is not installed"
+    box = prepared.box
+    try:
+        return _TRACING[box]
+    except (KeyError, TypeError):
+        pass
+    from .deadline import Deadline
+    why = ""
+    world = box.open_world()
+    try:
+        out = prepared.workdir.path / ".socket-grader-trace-probe"
+        proc = world.spawn(trace.wrap(["/bin/true"], out), cwd=prepared.workdir.path,
+                           env=prepared.env, limits=prepared.limits)
+        status = proc.wait(Deadline.after(5, "the strace probe"))
+        if status != 0:
+            err = proc.stderr.data.decode(errors="replace").strip().splitlines()
+            why = "strace could not trace here" + (f" ({err[-1]})" if err else "")
+        proc.kill()
+        out.unlink(missing_ok=True)
+    finally:
+        world.close()
+    try:
+        _TRACING[box] = why
+    except TypeError:
+        pass
+    return why
+
+
+def _same_verdict(a, b) -> bool:
+    if b.error or b.failure is None or a.failure is None:
+        return False
+    sa, sb = getattr(a.failure, "step", None), getattr(b.failure, "step", None)
+    if sa is not None or sb is not None:
+        return sa is not None and sb is not None and sa.line == sb.line
+    return a.failure.message == b.failure.message
+
+
+def explain(prepared, test, seed: int, total, out, scope=None):
+    """Evidence for a failed test: its replay under trace (or the run's own calls, when
+    ``scope`` traced it), turned into causes on ``out.failure``.  Returns ``out``."""
+    f = out.failure
+    if f is None or out.error or MODE == "off":
+        return out
+    f.evidence, f.evidence_note = "outside", ""
+    calls: list[Call] | None = None
+    if scope is not None and getattr(scope, "trace", False):
+        calls = [c for cs in scope.calls.values() for c in cs]
+    else:
+        why = tracing_refused(prepared)
+        if why:
+            f.evidence_note = why
+        elif total.expired:
+            f.evidence_note = "no time was left to replay the test under trace"
+        else:
+            from .scope import TestScope
+            try:
+                with TestScope(prepared, test, seed, total, trace=True) as replay:
+                    again = replay.run()
+            except Exception as e:        # evidence is a bonus: never fail the test over it
+                f.evidence_note = f"the replay under trace failed: {e}"
+            else:
+                if _same_verdict(out, again):
+                    calls = [c for cs in replay.calls.values() for c in cs]
+                else:
+                    f.evidence_note = ("replayed under trace, the test "
+                                       + ("passed" if again.failure is None and not again.error
+                                          else "failed differently")
+                                       + ", so its calls are not used as evidence")
+    if calls is None:
+        apply(f, [], stderr=out.stderr_tail, stdout=out.stdout_tail)
+        return out
+    f.evidence = "calls"
+    apply(f, findings(calls), stderr=out.stderr_tail, stdout=out.stdout_tail)
+    return out
+
+
+def apply(f, found: list[Finding], *, stderr: str = "", stdout: str = "") -> None:
+    """Put the findings first among ``f``'s causes and drop what they rule out."""
+    if not found:
+        found = outside_findings(stderr, stdout)
+    ruled_out = {code for x in found for code in x.rules_out}
+    shown = [x for x in found if x.code]
+    have = {x.code for x in shown}
+    kept = []
+    for text, code in f.causes:
+        if code in ruled_out or code in have:
+            continue
+        if code == "hint" and _hint_code(f, text) in ruled_out:
+            continue
+        kept.append((text, code))
+    # A hint's own cause code follows it as ("", code): drop it with its hint.
+    f.causes = [(x.text, x.code) for x in shown] + _drop_orphan_codes(kept, ruled_out)
+    f.findings = shown
+    f.ruled_out = sorted(ruled_out)
+
+
+def _drop_orphan_codes(causes: list[tuple[str, str]], ruled_out: set[str]) -> list[tuple[str, str]]:
+    return [(t, c) for t, c in causes if t or c not in ruled_out]
+
+
+# Spec hints without a cause code, recognised by what they advise (so that the
+# evidence can rule them out): the topic's cause code.
+HINT_TOPICS = [
+    (re.compile(r"send\(\) may write fewer|check its return value"), "ignores-partial-send"),
+    (re.compile(r"until recv\(\) returns 0"), "first-recv-only"),
+]
+
+
+def hint_code(text: str, code: str | None = None) -> str | None:
+    if code:
+        return code
+    for pattern, topic in HINT_TOPICS:
+        if pattern.search(text):
+            return topic
+    return None
+
+
+def _hint_code(f, text: str) -> str | None:
+    step = getattr(f, "step", None)
+    return hint_code(text, getattr(step, "cause", None) if step is not None and step.hint == text else None)
+
+
+def outside_findings(stderr: str, stdout: str) -> list[Finding]:
+    """Without calls: what the program's own output shows (a traceback, an error on stdout)."""
+    out = []
+    if "UnicodeDecodeError" in stderr:
+        if "stdin" in stderr:
+            out.append(Finding("text-mode-stdio",
+                               "standard input was read as text and binary input could not be "
+                               "decoded (the traceback on stderr): read sys.stdin.buffer and "
+                               "write sys.stdout.buffer, which carry bytes"))
+        else:
+            out.append(Finding("decode-binary",
+                               "the program died decoding received bytes as text (the "
+                               "traceback on stderr); bytes such as 0xFF are not UTF-8: send "
+                               "back the bytes received, without decode()/encode()"))
+    return out
