@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, evidence, idioms
+from . import __version__, evidence, idioms, verdict
 from .box import Box, Limits
 from .build import Workdir, build, detect_language, expected_files
 from .deadline import Deadline
@@ -30,7 +30,6 @@ from .results import (BuildResult, SubmissionResult, SubmissionStatus, TestResul
                       TestStatus)
 from .scope import Outcome, Prepared, TestScope
 from .spec import Language, Spec, TestSpec
-from .steps import StepFailed
 
 
 @dataclass
@@ -288,34 +287,10 @@ class _Run:
                                        "program's fault; please report it):\n" + out.error, **common)
         if out.failure is None:
             return TestResult(points=test.points, status=TestStatus.PASSED, feedback="", **common)
-        f = out.failure
-        return TestResult(points=0.0, status=TestStatus.FAILED,
-                          feedback=self.feedback(f, out.stderr_tail, used_seed),
-                          diagnoses=sorted({code for _, code in f.causes if code != "hint"}),
-                          **common)
-
-    def feedback(self, f: StepFailed, stderr_tail: str, used_seed: int | None) -> str:
-        lines = []
-        step = getattr(f, "step", None)
-        if step is not None:
-            lines.append(f"step '{step.action}' (spec line {step.line}): {f.message}")
-        else:
-            lines.append(f.message)
-        lines += [f"  {d}" for d in f.details]
-        causes = [c for c, code in f.causes if code != "hint" and c]
-        hints = [c for c, code in f.causes if code == "hint"]
-        for c in dict.fromkeys(causes):
-            lines.append(f"likely cause: {c}")
-        for h in hints:
-            lines.append(f"hint: {h}")
-        lines += idioms.advice([code for _, code in f.causes if code != "hint"], self.lang)
-        if stderr_tail.strip():
-            lines.append("the program's stderr (last lines):")
-            lines += [f"  | {ln}" for ln in stderr_tail.splitlines()]
-        if used_seed is not None:
-            lines.append(f"random data and timing used seed {used_seed}: "
-                         f"`grader check --seed {used_seed}` replays it exactly")
-        return "\n".join(lines)
+        failure = verdict.structured(out.failure, self.lang)
+        return TestResult(points=0.0, status=TestStatus.FAILED, failure=failure,
+                          feedback=verdict.feedback_text(failure, out.stderr_tail, used_seed, self.lang),
+                          diagnoses=verdict.diagnoses(failure), **common)
 
 
 __all__ = ["GradeOptions", "Session", "grade", "grade_reference", "selected_tests"]

@@ -57,13 +57,21 @@ class Finding:
     rules_out: tuple[str, ...] = ()      # cause/hint codes this evidence contradicts
 
     def excerpt(self) -> list[str]:
-        lines = [c.line for c in self.calls]
+        lines = [_shorten_strings(c.line) for c in self.calls]
         if len(lines) > EXCERPT_LINES:
             lines = lines[:EXCERPT_LINES - 1] + [f"... ({len(lines) - EXCERPT_LINES + 1} more)"]
         return lines
 
 
 # ------------------------------------------------------------------ strace's text
+
+_LONG_STRING = re.compile(r'"((?:[^"\\]|\\.){%d})(?:[^"\\]|\\.)+"(\.\.\.)?' % 40)
+
+
+def _shorten_strings(line: str) -> str:
+    """An excerpt line with each long buffer cut to its first 40 characters ("..."...)."""
+    return _LONG_STRING.sub(lambda m: f'"{m[1]}"...', line)
+
 
 def split_args(args: str) -> list[str]:
     """strace's argument list split at top-level commas (strings, {...}, [...] kept whole)."""
@@ -295,50 +303,70 @@ def rule_udp_reply_size(st: Story) -> list[Finding]:
     return list(found.values())
 
 
+def _groups(s: Sock) -> list[tuple[Io, list[Io]]]:
+    """Each receive of data on a connection with the sends that followed it, until the next receive."""
+    groups: list[tuple[Io, list[Io]]] = []
+    for io in s.io:
+        if not io.out and io.result is not None and io.result > 0:
+            groups.append((io, []))
+        elif io.out and groups and io.result is not None:
+            groups[-1][1].append(io)
+    return groups
+
+
 def rule_stream_echo(st: Story) -> list[Finding]:
-    """A connection's bytes in against bytes out: lost on a short send, cut at a NUL, whole lines only."""
+    """Each receive against the sends that answered it: cut at a NUL (strlen()), a short
+    send ignored, whole lines only, or a send loop that works."""
     out: dict[str, Finding] = {}
-    loop_ok = False
+    looped = lost = False
     for s in st.conns:
-        ins = [io for io in s.io if not io.out and io.result and io.result > 0]
-        outs = [io for io in s.io if io.out and io.result is not None]
-        got = sum(io.result for io in ins)
-        sent = sum(io.result for io in outs if io.result > 0)
-        short = [io for io in outs if io.asked is not None and 0 <= io.result < io.asked]
-        if short and sent >= got and got:
-            loop_ok = True
-        if short and sent < got:
-            first = short[0]
-            nxt = [io for io in s.io if io.call is not first.call and s.io.index(io) > s.io.index(first)][:1]
-            out.setdefault("ignores-partial-send", Finding(
-                "ignores-partial-send",
-                f"send() was asked to send {first.asked} bytes and sent {first.result}; the program "
-                f"went on without sending the other {first.asked - first.result} "
-                f"(of {got} bytes received on this connection, {sent} were sent back): check "
-                "send()'s return value and send the rest in a loop",
-                [first.call] + [io.call for io in nxt], ("short",)))
-        for r in ins:
+        if s.kind != "conn":
+            continue                 # a client's sends answer its input, not what it received
+        got = sent = 0
+        for r, sends in _groups(s):
+            if any(x.result is not None and x.result < 0 for x in sends):
+                continue             # a send that failed (the client reset): not a short send
+            n = r.result or 0
+            t = sum(x.result for x in sends if x.result and x.result > 0)
+            got, sent = got + n, sent + t
+            looped |= len(sends) >= 2 and t == n
+            if t >= n or not sends:
+                continue
             nul = r.data.find(b"\0")
-            after = [io for io in outs if s.io.index(io) > s.io.index(r)][:1]
-            if 0 <= nul < r.result and after and after[0].asked == nul and not r.cut or (
-                    0 <= nul < r.result and after and after[0].asked == nul):
+            if 0 <= nul < n and t == nul or (0 <= nul < n and sends[0].asked == nul):
                 out.setdefault("nul-truncation", Finding(
                     "nul-truncation",
-                    f"recv() returned {r.result} bytes with a 0 byte at offset {nul}, and only "
-                    f"{nul} were sent back: strlen() stops at the first 0 byte; send the count "
-                    "recv() returned", [r.call, after[0].call], ("short", "lost-bytes")))
-        visible = [io for io in outs if not io.cut and io.data]
-        if got > sent and visible and all(io.data.endswith(b"\n") for io in visible) and \
-                not short and any(not io.data.endswith(b"\n") for io in ins if not io.cut):
-            out.setdefault("line-echo", Finding(
+                    f"recv() returned {n} bytes with a 0 byte at offset {nul}, and send() was given "
+                    f"only the {nul} before it: strlen() stops at the first 0 byte; send the count "
+                    "recv() returned", [r.call, sends[0].call], ("short", "lost-bytes", "mismatch")))
+                lost = True
+                continue
+            if r.cut and nul < 0 and t >= len(r.data):
+                continue            # a 0 byte strace did not show may explain it: say nothing
+            if all(x.data.endswith(b"\n") for x in sends if not x.cut) and not r.data.endswith(b"\n") \
+                    and not r.cut:
+                continue            # whole lines only: see below
+            lost = True
+            out.setdefault("ignores-partial-send", Finding(
+                "ignores-partial-send",
+                f"recv() returned {n} bytes and send() sent back only {t} of them (send() returned "
+                f"{sends[0].result}); the program went on without sending the other {n - t}: "
+                "send() may send fewer bytes than asked: check its return value and send the rest "
+                "in a loop", [r.call] + [x.call for x in sends[:2]], ("short",)))
+        outs = [io for io in s.io if io.out and io.result and not io.cut and io.data]
+        ins = [io for io in s.io if not io.out and io.result and io.result > 0]
+        if got > sent and outs and all(io.data.endswith(b"\n") for io in outs) and ins \
+                and not ins[-1].cut and not ins[-1].data.endswith(b"\n") and "line-echo" not in out:
+            out["line-echo"] = Finding(
                 "line-echo",
                 f"your server sent back only whole lines: of {got} bytes received on this "
                 f"connection it sent {sent}, every send() ending with a newline; the bytes after "
                 "the last newline were never sent (fgets()/readline() wait for a newline that "
                 "never comes): echo what recv() returns, as it comes",
-                [ins[-1].call] + [io.call for io in visible[-2:]],
-                ("short", "ignores-partial-send", "lost-bytes", "first-recv-only")))
-    if loop_ok and "ignores-partial-send" not in out:
+                [ins[-1].call] + [io.call for io in outs[-2:]],
+                ("short", "ignores-partial-send", "lost-bytes", "first-recv-only"))
+    if looped and "ignores-partial-send" not in out:
+        # It sent the rest after a short send(): advice to check send()'s return is contradicted.
         out["send-loop-ok"] = Finding("", "", [], ("ignores-partial-send", "lost-bytes"))
     return list(out.values())
 
@@ -347,7 +375,8 @@ def rule_fork_keeps_fd(st: Story) -> list[Finding]:
     for s in st.conns:
         kids = [k for k in st.children.get(s.opened_by, []) if k in s.holders or k in s.closed_by]
         if s.kind == "conn" and kids and s.opened_by in s.holders and s.closed_by - {s.opened_by}:
-            accepts = [c for c in st.by_pid(s.opened_by) if c.name in ("accept", "accept4")]
+            accepts = [c for c in st.by_pid(s.opened_by) if c.name in ("accept", "accept4")
+                       and c.result is not None and c.result >= 0]
             forks = [c for c in st.by_pid(s.opened_by) if c.name in ("clone", "fork", "vfork")][:1]
             child_close = [c for c in s.calls if c.name == "close"][:1]
             fds = ", ".join(str(c.result) for c in accepts[:4])
@@ -461,31 +490,32 @@ def rule_sigpipe(st: Story) -> list[Finding]:
 def rule_client_end(st: Story) -> list[Finding]:
     """Client role: lock-step, a 0-byte send for the end, close() instead of shutdown()."""
     found: list[Finding] = []
-    conns = [s for s in st.socks if s.kind == "stream" and any(c.name == "connect" for c in s.calls)]
+    conns = [s for s in st.socks if s.kind == "stream" and any(c.name == "connect" and not c.failed
+                                                                for c in s.calls)]
     if not conns or st.main is None:
         return found
     s = conns[0]
-    seq = [c for c in st.by_pid(st.main) if (c.name == "read" and c.fd == 0) or c in s.calls]
-    # read(0) -> send -> recv -> read(0): waits for each reply before reading more input.
-    pattern = []
-    for c in seq:
-        tag = "in" if c.name == "read" and c.fd == 0 else "send" if c.name in SEND else \
-            "recv" if c.name in RECV else None
-        if tag and (not pattern or pattern[-1][0] != tag):
-            pattern.append((tag, c))
-    tags = [t for t, _ in pattern]
-    for i in range(len(tags) - 3):
-        if tags[i:i + 4] == ["in", "send", "recv", "in"]:
-            found.append(Finding(
-                "lockstep",
-                "the client waits for the reply to each piece of input before reading more "
-                "(read(0) → send() → recv() → read(0)): a server that answers only at the end of "
-                "the stream, or a slow one, then waits for the client while the client waits "
-                "for it; send all the input (then shutdown(SHUT_WR)) while reading replies "
-                "(poll()/select() or a second thread)",
-                [c for _, c in pattern[i:i + 4]], ("first-recv-only", "ignores-partial-send", "lost-bytes",
-                                                   "short", "closed-early")))
-            break
+    mine = [c for c in st.by_pid(st.main) if (c.name == "read" and c.fd == 0) or c in s.calls]
+    # A receive on the socket before standard input has ended, with more input or more
+    # sends after it: it waits for each reply before going on with its input.
+    stdin_done = False
+    for i, c in enumerate(mine):
+        if c.name == "read" and c.fd == 0 and c.result == 0:
+            stdin_done = True
+        if c.name in RECV and c.fd == s.fd and not stdin_done and i > 0:
+            sent = [x for x in mine[:i] if x.name in SEND]
+            later = [x for x in mine[i + 1:] if x.name in SEND or (x.name == "read" and x.fd == 0)]
+            if sent and (later or c.result is None):
+                found.append(Finding(
+                    "lockstep",
+                    "the client waits for a reply before it has sent all its input (send() → "
+                    "recv() → more input): a server that answers only at the end of the stream, "
+                    "or a slow one, then waits for the client while the client waits for it; "
+                    "send all the input (then shutdown(SHUT_WR)) while reading replies "
+                    "(poll()/select() or a second thread)",
+                    [sent[-1], c] + later[:1],
+                    ("first-recv-only", "ignores-partial-send", "lost-bytes", "short", "closed-early")))
+                break
     zero = [io for io in s.io if io.out and io.asked == 0]
     if zero:
         found.append(Finding(
@@ -494,10 +524,10 @@ def rule_client_end(st: Story) -> list[Finding]:
             "shutdown(fd, SHUT_WR)", [zero[0].call]))
     shut = [c for c in s.calls if c.name == "shutdown"]
     close = [c for c in s.calls if c.name == "close"]
-    if close and not shut:
+    exit_ok = any(c.name == "+++ exit" and c.result == 0 for c in st.by_pid(st.main))
+    if close and not shut and exit_ok:
         i = s.calls.index(close[0])
-        reads_after_send = [c for c in s.calls[:i] if c.name in RECV]
-        if not reads_after_send or s.calls[i - 1].name in SEND:
+        if i > 0 and s.calls[i - 1].name in SEND:
             found.append(Finding(
                 "close-not-shutdown",
                 "the client called close() right after sending, before reading the reply: "
@@ -505,6 +535,25 @@ def rule_client_end(st: Story) -> list[Finding]:
                 "until it returns 0", [s.calls[i - 1], close[0]],
                 ("first-recv-only", "no-shutdown")))
     return found
+
+
+def rule_closes_first(st: Story) -> list[Finding]:
+    """Server role: a connection closed by the server before the client ended it."""
+    for s in st.conns:
+        if s.kind != "conn" or not s.closed_by:
+            continue
+        ins = [io for io in s.io if not io.out]
+        if ins and all(io.result for io in ins) and any(io.result and io.result > 0 for io in ins):
+            close = [c for c in s.calls if c.name == "close"][:1]
+            n = len([io for io in ins if io.result and io.result > 0])
+            return [Finding(
+                "closes-first",
+                f"the server called recv() {'once' if n == 1 else f'{n} times'}, sent its reply "
+                "and closed the connection without waiting for the client's end (recv() "
+                "returning 0): a TCP stream is not one message; keep calling recv() until it "
+                "returns 0, then close()", [ins[0].call] + [io.call for io in s.io if io.out][:1] + close,
+                ("closed-early", "reset", "short", "first-recv-only"))]
+    return []
 
 
 _ERRORISH = re.compile(rb"(?i)error|fail|cannot|can't|unable|refused|usage|in use|denied")
@@ -544,7 +593,8 @@ def rule_python_decode(st: Story) -> list[Finding]:
                         "text-mode-stdio",
                         "standard input was read as text and binary input could not be decoded "
                         "(the traceback on stderr): read sys.stdin.buffer and write "
-                        "sys.stdout.buffer, which carry bytes", reads + [c])]
+                        "sys.stdout.buffer, which carry bytes", reads + [c],
+                        ("closed-early", "short", "first-recv-only"))]
                 got = [x for x in st.calls if x.pid == c.pid and x.name in RECV and x.result
                        and x.fd not in (0, None)][-1:]
                 return [Finding(
@@ -558,16 +608,35 @@ def rule_python_decode(st: Story) -> list[Finding]:
 RULES: list[Callable[[Story], list[Finding]]] = [
     rule_unchecked_bind, rule_port_from_stdin, rule_udp_reply_size, rule_python_decode,
     rule_stream_echo, rule_fork_keeps_fd, rule_recv_zero, rule_blocking_waitpid, rule_clone_fails,
-    rule_sigpipe, rule_client_end, rule_error_on_stdout,
+    rule_sigpipe, rule_client_end, rule_closes_first, rule_error_on_stdout,
 ]
 
 
 def findings(calls: list[Call]) -> list[Finding]:
+    """What one launch's calls show."""
     st = story(calls)
     out: list[Finding] = []
     for rule in RULES:
         out += rule(st)
     return out
+
+
+def findings_of(traces: list[list[Call]]) -> list[Finding]:
+    """What the test's launches show, the last launch first (it is the one the failure is
+    about), each cause once."""
+    out: list[Finding] = []
+    codes: set[str] = set()
+    for calls in reversed(traces):
+        for x in findings(calls):
+            if not x.code or x.code not in codes:
+                out.append(x)
+                codes.add(x.code)
+    return out
+
+
+def _traces_of(scope) -> list[list[Call]]:
+    traces = getattr(scope, "traces", None)
+    return traces if traces is not None else list(scope.calls.values())
 
 
 # ------------------------------------------------------------------ the replay
@@ -622,9 +691,9 @@ def explain(prepared, test, seed: int, total, out, scope=None):
     if f is None or out.error or MODE == "off":
         return out
     f.evidence, f.evidence_note = "outside", ""
-    calls: list[Call] | None = None
+    traces: list[list[Call]] | None = None
     if scope is not None and getattr(scope, "trace", False):
-        calls = [c for cs in scope.calls.values() for c in cs]
+        traces = _traces_of(scope)
     else:
         why = tracing_refused(prepared)
         if why:
@@ -640,24 +709,50 @@ def explain(prepared, test, seed: int, total, out, scope=None):
                 f.evidence_note = f"the replay under trace failed: {e}"
             else:
                 if _same_verdict(out, again):
-                    calls = [c for cs in replay.calls.values() for c in cs]
+                    traces = _traces_of(replay)
                 else:
                     f.evidence_note = ("replayed under trace, the test "
                                        + ("passed" if again.failure is None and not again.error
                                           else "failed differently")
                                        + ", so its calls are not used as evidence")
-    if calls is None:
+    if traces is None:
         apply(f, [], stderr=out.stderr_tail, stdout=out.stdout_tail)
         return out
     f.evidence = "calls"
-    apply(f, findings(calls), stderr=out.stderr_tail, stdout=out.stdout_tail)
+    apply(f, findings_of(traces), stderr=out.stderr_tail, stdout=out.stdout_tail)
     return out
+
+
+# Which failures each finding can explain, by the failed step's action (a finding about
+# another part of the test is true but not why this step failed: it is left out).
+_DATA = {"expect", "expect_stdout", "run_client", "expect_eof", "echo_back", "send", "shutdown", "close"}
+_START = {None, "launch", "expect_listening", "expect_exit", "expect_stderr", "connect", "accept"}
+_SERVE = {"connect", "expect", "send", "expect_eof", "run_client", "expect_resources", "expect_open"}
+RELEVANT: dict[str, set[str | None]] = {
+    "udp-sizeof-reply": _DATA, "strlen-plus-one": _DATA, "nul-truncation": _DATA,
+    "udp-truncated": _DATA, "ignores-partial-send": _DATA, "line-echo": _DATA,
+    "decode-binary": _DATA | _SERVE, "text-mode-stdio": _DATA | {"expect_exit"},
+    "fork-parent-keeps-fd": {"expect_eof", "echo_back", "run_client", "expect_resources", "expect_stdout"},
+    "recv-zero-spin": {"expect_eof", "run_client", "expect_resources"},
+    "close-not-shutdown": _DATA, "zero-send": _DATA, "lockstep": _DATA | {"accept"},
+    "closes-first": _DATA | {"expect_open"},
+    "unchecked-bind": _START, "port-from-stdin": _START,
+    "error-on-stdout": {"expect_exit", "expect_stderr"},
+    "sigpipe": _DATA | _SERVE | {"expect_running", "expect_exit"},
+    "thread-create-fails": _SERVE, "fork-fails": _SERVE, "sigchld-blocking-wait": _SERVE,
+}
+
+
+def relevant(x: Finding, action: str | None) -> bool:
+    return x.code in RELEVANT and action in RELEVANT[x.code] or x.code not in RELEVANT
 
 
 def apply(f, found: list[Finding], *, stderr: str = "", stdout: str = "") -> None:
     """Put the findings first among ``f``'s causes and drop what they rule out."""
     if not found:
         found = outside_findings(stderr, stdout)
+    step = getattr(f, "step", None)
+    found = [x for x in found if relevant(x, step.action if step is not None else None)]
     ruled_out = {code for x in found for code in x.rules_out}
     shown = [x for x in found if x.code]
     have = {x.code for x in shown}

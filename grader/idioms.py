@@ -214,3 +214,117 @@ def advice(codes: Iterable[str], lang: Language | None) -> list[str]:
         if text and text not in seen:
             seen.append(text)
     return [f"in {who}: {text}" for text in seen]
+
+
+# ------------------------------------------------------------------ causes said in the language's terms
+#
+# The causes' own texts (grader.diagnose, grader.steps, grader.evidence) say what was seen and,
+# often, the C fix (perror(), htons(), SHUT_WR, strlen()).  For another language, SAID gives the
+# whole sentence in that language's terms instead; ADVICE (above) adds a line under it.  Evidence
+# causes (grader.evidence) get their advice here too.
+
+SAID: dict[str, dict[str, str]] = {
+    "silent-error": {
+        "python": "print what went wrong on stderr before exiting: sys.exit(f\"error: {e}\") or "
+                  "print(e, file=sys.stderr)",
+        "java": "print what went wrong on System.err before exiting",
+        "go": "print what went wrong on os.Stderr before exiting (log.Fatal does)",
+        "rust": "print what went wrong with eprintln! before exiting",
+    },
+    "error-on-stdout": {
+        "python": "the error message went to standard output (print()), not standard error: "
+                  "print(..., file=sys.stderr), or sys.exit(message)",
+        "java": "the error message went to System.out, not System.err",
+        "go": "the error message went to standard output (fmt.Println), not os.Stderr",
+        "rust": "the error message went to standard output (println!), not stderr (eprintln!)",
+    },
+    "no-shutdown": {
+        "python": "the client did not shut down its sending side after sending all its input: call "
+                  "sock.shutdown(socket.SHUT_WR) so the server sees the end",
+    },
+    "zero-send": {
+        "python": "sending b'' (0 bytes) does not end the stream (the server sees nothing): call "
+                  "sock.shutdown(socket.SHUT_WR)",
+    },
+    "close-not-shutdown": {
+        "python": "the client closed the socket right after sending, before reading the reply: "
+                  "sock.shutdown(socket.SHUT_WR) ends the sending side only; then keep calling "
+                  "recv() until it returns b''",
+    },
+    "sigpipe": {
+        "python": "was killed by SIGPIPE: it wrote to a connection the client had already closed "
+                  "(Python ignores SIGPIPE unless the program restored it: catch BrokenPipeError)",
+    },
+    "nul-truncation": {
+        "python": "bytes after the first NUL byte were lost: send back the bytes received, as bytes",
+    },
+    "unchecked-bind": {
+        "python": "bind() failed and the exception was caught and ignored, so the server went on "
+                  "without its port: let the error end the program (sys.exit(f\"bind: {e}\"))",
+    },
+    "port-from-stdin": {
+        "python": "the program read its standard input (input()) before bind(): the port is on "
+                  "the command line (int(sys.argv[1])), not typed in at a prompt",
+    },
+    "ignores-partial-send": {
+        "python": "sock.send() sent fewer bytes than it was given and the rest was dropped: "
+                  "use sock.sendall(), which sends everything",
+    },
+    "lockstep": {
+        "python": "the client waits for the reply to each piece of input before reading more: "
+                  "send all the input with sendall(), then sock.shutdown(socket.SHUT_WR), then "
+                  "read until recv() returns b'' (or read replies in a second thread)",
+    },
+}
+
+_EVIDENCE_ADVICE: dict[str, dict[str, str]] = {
+    "udp-sizeof-reply": {
+        "cpp": "sendto(fd, buf, n, ...) with the n recvfrom returned",
+        "java": "send new DatagramPacket(buf, packet.getLength(), ...), not buf.length",
+        "go": "WriteTo(buf[:n], addr) with the n ReadFrom returned",
+        "rust": "send_to(&buf[..n], src) with the n recv_from returned",
+    },
+    "line-echo": {
+        "python": "echo conn.recv()'s bytes as they come; file.readline() waits for a newline",
+        "java": "BufferedReader.readLine() waits for a newline and drops it: echo with "
+                "InputStream.read(buf) and OutputStream.write(buf, 0, n)",
+        "go": "bufio.Scanner/ReadString wait for a newline: io.Copy(conn, conn) echoes as bytes come",
+    },
+    "decode-binary": {
+        "python": "data = conn.recv(4096); conn.sendall(data): no .decode()",
+    },
+    "text-mode-stdio": {
+        "python": "data = sys.stdin.buffer.read(); sys.stdout.buffer.write(reply)",
+    },
+    "thread-create-fails": {
+        "cpp": "std::thread(...).detach(), or join the threads",
+        "python": "threading.Thread(target=..., daemon=True).start()",
+    },
+    "fork-parent-keeps-fd": {},
+}
+for _code, _by_lang in _EVIDENCE_ADVICE.items():
+    ADVICE.setdefault(_code, {}).update(_by_lang)
+ADVICE.setdefault("decode-binary", {}).update(_BYTES_NOT_TEXT)
+ADVICE["decode-binary"]["python"] = _EVIDENCE_ADVICE["decode-binary"]["python"]
+
+
+def restate(code: str, text: str, lang: Language | None) -> str:
+    """A cause's sentence in the submission's language's terms (C's sentence otherwise)."""
+    if lang is None:
+        return text
+    return SAID.get(code, {}).get(lang.name, text)
+
+
+def advice_for(code: str, lang: Language | None) -> str:
+    """The advice line for one cause in the submission's language ('' when none)."""
+    if lang is None:
+        return ""
+    return ADVICE.get(code, {}).get(lang.name, "")
+
+
+def restate_hint(text: str, topic: str | None, lang: Language | None) -> str:
+    """A spec hint (written in C's terms) for a submission in another language: the
+    language's advice on the hint's topic, where there is one."""
+    if lang is None or lang.name == "c" or topic is None:
+        return text
+    return ADVICE.get(topic, {}).get(lang.name) or SAID.get(topic, {}).get(lang.name) or text

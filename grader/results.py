@@ -11,7 +11,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-RESULT_SCHEMA_VERSION = 2   # 2: the test status "not applicable"
+RESULT_SCHEMA_VERSION = 3   # 2: the test status "not applicable"; 3: a failed test's ``failure``
 
 
 class TestStatus(str, enum.Enum):
@@ -34,6 +34,47 @@ class SubmissionStatus(str, enum.Enum):
 
 
 @dataclass
+class Cause:
+    """One cause of a failure: a short code, the sentence for the student, and what shows it."""
+
+    __test__ = False
+    code: str                    # "htons", "udp-sizeof-reply", ... (the class report counts these)
+    text: str                    # in the student's terms (and the submission's language)
+    evidence: list[str] = field(default_factory=list)   # the program's own calls that show it
+    advice: str = ""             # what to do about it in the submission's language
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Cause":
+        return cls(**d)
+
+
+@dataclass
+class Failure:
+    """A failed test as data: where it failed, the exchange, and why (reporters render it)."""
+
+    message: str                         # what did not hold, one sentence
+    step: str | None = None              # the step's action ("expect", ...); None: before the steps
+    spec_line: int | None = None         # the step's line in the spec
+    sent: str | None = None              # what the grader last sent on that socket (shown, capped)
+    expected: str | None = None
+    got: str | None = None
+    details: list[str] = field(default_factory=list)    # other lines of context
+    causes: list[Cause] = field(default_factory=list)   # most specific first
+    hints: list[str] = field(default_factory=list)      # the spec's hints the evidence leaves standing
+    # Which evidence the causes rest on: "calls" (the program's own system calls, from a
+    # replay under strace) or "outside" (what the grader saw from outside the program).
+    evidence: str = "outside"
+    evidence_note: str = ""              # why not "calls", when not
+    ruled_out: list[str] = field(default_factory=list)  # cause codes the calls contradict (not shown)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Failure":
+        d = dict(d)
+        d["causes"] = [Cause.from_dict(c) for c in d.get("causes", [])]
+        return cls(**d)
+
+
+@dataclass
 class TestResult:
     __test__ = False   # not a pytest test class
     name: str
@@ -50,6 +91,7 @@ class TestResult:
     diagnoses: list[str] = field(default_factory=list)
     stdout_tail: str = ""
     stderr_tail: str = ""
+    failure: Failure | None = None     # a failed test's verdict as data (schema 3)
 
     @property
     def passed(self) -> bool:
@@ -69,6 +111,8 @@ class TestResult:
     def from_dict(cls, d: dict[str, Any]) -> "TestResult":
         d = dict(d)
         d["status"] = TestStatus(d["status"])
+        if d.get("failure") is not None:
+            d["failure"] = Failure.from_dict(d["failure"])
         return cls(**d)
 
 

@@ -914,4 +914,14 @@ def run_step(ctx: Context, step: Step) -> None:
             f.hinted = True  # type: ignore[attr-defined]
         if not hasattr(f, "step"):
             f.step = step  # type: ignore[attr-defined]
+            f.sent = _last_sent(ctx, step)  # type: ignore[attr-defined]
         raise
+
+
+def _last_sent(ctx: Context, step: Step) -> str | None:
+    """What the grader last sent on the socket a failed step was about (for the verdict's data)."""
+    args = step.args if isinstance(step.args, dict) else {"name": step.args}
+    name = next((args[k] for k in ("from", "to", "name") if isinstance(args.get(k), str)), None)
+    sock = ctx.net.socks.get(name or ctx.net.current or "")
+    history = getattr(sock, "history", None)
+    return show(history[-1]) if history else None

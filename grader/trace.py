@@ -43,8 +43,9 @@ STRACE = shutil.which("strace") or "/usr/bin/strace"
 TRACED = ("socket,bind,listen,accept,accept4,connect,recvfrom,recvmsg,recv,sendto,sendmsg,send,"
           "read,write,writev,close,shutdown,setsockopt,clone,clone3,fork,vfork,wait4,waitid,"
           "rt_sigaction,exit_group")
-# Bytes of each buffer strace shows (enough to see a line, a NUL, a prompt).
-STRING_LIMIT = 48
+# Bytes of each buffer strace shows: enough to find the first 0 byte of a typical
+# receive buffer (strlen()), the end of a line, a prompt; excerpts show less.
+STRING_LIMIT = 1024
 # How long a killed tracee's strace may take to write its last lines and exit.
 FLUSH_WAIT = 1.0
 
