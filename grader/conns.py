@@ -20,6 +20,9 @@ from typing import Callable
 from .deadline import Deadline
 
 RECV_CHUNK = 1 << 16
+# While a wait that can end on evidence lasts, the evidence is asked for this often
+# when nothing moves (it costs a few /proc reads per thread of the program).
+GIVE_UP_TICK = 0.02
 INBUF_CAP = 64 << 20        # past this much unread data a connection stops reading
 
 
@@ -166,11 +169,15 @@ class Net:
         self.current = key
         return self.socks[key]
 
-    def pump(self, deadline: Deadline, until: Callable[[], bool], tick: float | None = None) -> bool:
+    def pump(self, deadline: Deadline, until: Callable[[], bool], tick: float | None = None,
+             give_up: Callable[[], bool] | None = None) -> bool:
         """Move bytes until ``until()`` holds (True) or the deadline passes (False).
 
         ``until`` is checked whenever bytes moved; give ``tick`` when it also
         depends on time passing (it is then checked at least that often).
+        ``give_up`` is evidence that ``until`` cannot hold any more (see
+        :mod:`grader.stuck`): asked whenever nothing moved for
+        :data:`GIVE_UP_TICK`, it ends the wait early (False) when it says so.
         """
         while True:
             if until():
@@ -184,13 +191,19 @@ class Net:
             if not readers and not writers:
                 # Nothing can change any more: no point in waiting out the deadline.
                 return until()
+            timeout = min(left, tick) if tick else left
+            if give_up is not None:
+                timeout = min(timeout, GIVE_UP_TICK)
             try:
                 r, w, _ = select.select([s.sock for s in readers], [s.sock for s in writers], [],
-                                        min(left, tick) if tick else left)
+                                        timeout)
             except (OSError, ValueError) as e:
                 if getattr(e, "errno", None) == errno.EINTR:
                     continue
                 return until()
+            if give_up is not None and not r and not w and not until() and self.delivered() \
+                    and give_up() and not self._ready_now():
+                return False
             by_sock = {id(s.sock): s for s in self.socks.values()}
             for sk in r:
                 by_sock[id(sk)].on_readable()
@@ -198,6 +211,29 @@ class Net:
                 conn = by_sock[id(sk)]
                 assert isinstance(conn, TcpConn)
                 conn.on_writable()
+
+    def delivered(self) -> bool:
+        """Everything the grader sent on its TCP connections has reached the peer's socket
+        (acknowledged), so no input of the program's is still in flight."""
+        from .stuck import unsent
+        for s in self.socks.values():
+            if isinstance(s, TcpConn) and not s.closed:
+                if s.outq:
+                    return False
+                try:
+                    if unsent(s.sock):
+                        return False
+                except OSError:
+                    continue
+        return True
+
+    def _ready_now(self) -> bool:
+        """Something came meanwhile (after the wait's last look): not the time to give up."""
+        readers = [s.sock for s in self.socks.values() if s.can_read()]
+        try:
+            return bool(readers and select.select(readers, [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
 
     def idle(self, deadline: Deadline) -> None:
         """Let ``deadline`` pass (a deliberate gap between writes), moving bytes meanwhile."""

@@ -120,12 +120,14 @@ class TestScope:
         self.trace = trace
         self.calls: dict[str, list] = {}        # argv[0] of each traced program -> its calls
         self._traces: list[tuple[str, Path]] = []
+        self.traces: list[list] = []            # each traced launch's calls, once the scope has ended
         self.spec = prepared.spec
         self.test = test
         self.seed = seed
         self.deadline = total.sooner(test.timeout, f"test {test.name}")
         self._stack = ExitStack()
         self._sockets: list[socket.socket] = []
+        self._programs: list[Program] = []         # every program the test started
         self.world: World | None = None
         self.env = dict(prepared.env)
         self.ctx: Context | None = None
@@ -163,7 +165,9 @@ class TestScope:
     def _read_traces(self) -> None:
         from . import trace
         for name, path in self._traces:
-            self.calls.setdefault(name, []).extend(trace.parse(path))
+            calls = trace.parse(path)
+            self.calls.setdefault(name, []).extend(calls)
+            self.traces.append(calls)          # one list per launch, in launch order
 
     def _close_sockets(self) -> None:
         """The grader's own sockets, after the connections made of them were reset."""
@@ -175,10 +179,20 @@ class TestScope:
         if self.p._refdir is not None:
             self.p._refdir.restore(self.p.box.prepare_workdir)
 
+    def stuck(self) -> list | None:
+        """Kernel evidence that no program of the test can act before the grader does
+        (see :mod:`grader.stuck`), or None when one may (or nothing can be told)."""
+        live = [p.proc.pid for p in self._programs if p.proc is not None and p.exit_status() is None]
+        if not live:
+            return None
+        from .stuck import stuck
+        return stuck(live)
+
     def _own(self, prog: Program) -> Program:
         """The scope stops ``prog`` when it ends (before the sockets are reset: a reset
         after the program is gone leaves no TIME_WAIT, though the world is fresh anyway)."""
         self._stack.callback(prog.stop)
+        self._programs.append(prog)
         return prog
 
     # ------------------------------------------------------------ running

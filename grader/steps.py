@@ -46,6 +46,7 @@ class World(Protocol):
     def launch(self, hold: str | None) -> Program: ...          # start the program (holding its port first?)
     def socket(self, family: int, kind: int) -> socket.socket: ...   # a probe socket in the test's network
     def run_reference(self, argv: Any, stdin: bytes | None = None) -> Program: ...   # an interop program
+    def stuck(self) -> list | None: ...          # evidence that no program can act (grader.stuck)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Context:
     fd_baseline: int | None = None
     signalled: str | None = None
     used_randomness: bool = False
+    stuck: list | None = None             # evidence that ended the last wait early (grader.stuck)
     shadow: "Context | None" = None       # the reference, mirrored (expect: reference)
     is_shadow: bool = False
     replies: dict[str, list[bytes]] = field(default_factory=dict)   # the reference's replies, by socket
@@ -97,6 +99,45 @@ def _within(d: Deadline) -> str:
 
 
 # ------------------------------------------------------------------ helpers
+
+def _evidence(ctx: Context) -> Callable[[], bool] | None:
+    """The early end of a wait on the program: True once the kernel shows that nothing
+    the wait is for can come (every thread blocked for input the grader is not sending;
+    see :mod:`grader.stuck`).  The evidence is kept in ``ctx.stuck`` for the message.
+
+    Not for the pair role (the grader's network may still deliver a delayed datagram)
+    nor for the reference beside the program.
+    """
+    ctx.stuck = None
+    if ctx.relay is not None or ctx.is_shadow:
+        return None
+
+    def cannot_come() -> bool:
+        ctx.stuck = ctx.world.stuck()
+        return ctx.stuck is not None
+    return cannot_come
+
+
+def _wait_exit(ctx: Context, prog: Program, d: Deadline) -> int | None:
+    """The program's exit status, once it exits within ``d``; None if it does not (or the
+    kernel shows it cannot: every thread blocked for input that is not coming)."""
+    assert prog.proc is not None
+    give_up = _evidence(ctx)
+    if give_up is None:
+        return prog.proc.wait(d)
+    poll_until(lambda: prog.proc.poll() is not None or give_up(), d)
+    return prog.proc.poll()
+
+
+def _stuck_detail(ctx: Context) -> list[str]:
+    from .stuck import describe
+    return [f"it cannot come: {describe(ctx.stuck)}"] if ctx.stuck else []
+
+
+def _waited(ctx: Context, d: Deadline) -> str:
+    """How a wait on the program ended: its whole time, or early on evidence."""
+    return "waited, but nothing can come any more," if ctx.stuck else f"waited {_within(d)}"
+
 
 def _payload(ctx: Context, args: dict) -> bytes:
     for key in PAYLOAD_KEYS:
@@ -303,7 +344,7 @@ def do_expect(ctx: Context, step: Step) -> None:
         n = len(sock.inbuf)
         return expected is not None and n > 0 and sock.inbuf[:n] != expected[:n]
 
-    ok = ctx.net.pump(d, settled)
+    ok = ctx.net.pump(d, settled, give_up=_evidence(ctx))
     got = bytes(sock.inbuf[:want_len])
     if args.get("echo"):
         sock.unexpected = b""
@@ -326,7 +367,8 @@ def do_expect(ctx: Context, step: Step) -> None:
     causes = _program_gone(ctx) + causes
     diverged = expected is not None and got != expected[:len(got)]
     if not ok and not sock.eof:
-        msg = f"waited {_within(d)} on {sock.name} for {what}; {len(got)} bytes came"
+        msg = f"{_waited(ctx, d)} on {sock.name} for {what}; {len(got)} bytes came"
+        details = _stuck_detail(ctx) + details
     elif diverged:
         # How many bytes came before the difference showed depends on timing: say
         # only what does not (where they differ), so feedback is the same every run.
@@ -385,15 +427,15 @@ def uses_reference(steps) -> bool:
 
 
 def _expect_line(ctx: Context, sock: TcpConn, args: dict, d: Deadline) -> None:
-    ok = ctx.net.pump(d, lambda: b"\n" in sock.inbuf or sock.eof)
+    ok = ctx.net.pump(d, lambda: b"\n" in sock.inbuf or sock.eof, give_up=_evidence(ctx))
     if not ok or b"\n" not in sock.inbuf:
         got = bytes(sock.inbuf)
         nl = b"\n"
         want = (f"a line {show((args.get('line') or '').encode() + nl)}" if "line" in args
                 else f"a line matching /{args['regex']}/")
-        raise StepFailed(f"waited {_within(d)} on {sock.name} for {want}",
+        raise StepFailed(f"{_waited(ctx, d)} on {sock.name} for {want}",
                          _program_gone(ctx) + ([_closed_early(ctx, "receiving")] if sock.eof else []),
-                         [f"got: {show(got) if got else '(nothing)'}"])
+                         [f"got: {show(got) if got else '(nothing)'}"] + _stuck_detail(ctx))
     idx = sock.inbuf.index(b"\n")
     raw = bytes(sock.inbuf[:idx + 1])
     del sock.inbuf[:idx + 1]
@@ -425,7 +467,7 @@ def _expect_udp(ctx: Context, sock: UdpSock, args: dict, d: Deadline) -> None:
     else:
         wanted = [_payload(ctx, args)]
     for expected in wanted:
-        ok = ctx.net.pump(d, lambda: bool(sock.datagrams))
+        ok = ctx.net.pump(d, lambda: bool(sock.datagrams), give_up=_evidence(ctx))
         if not ok:
             causes = _program_gone(ctx)
             for other in ctx.net.socks.values():
@@ -434,8 +476,10 @@ def _expect_udp(ctx: Context, sock: UdpSock, args: dict, d: Deadline) -> None:
                     causes.append((f"the reply meant for {sock.name} was sent to {other.name}: reply to "
                                    "the address recvfrom() returned for each datagram, not to one "
                                    "saved client", "udp-wrong-client"))
-            raise StepFailed(f"no datagram came back on {sock.name} within {_within(d)}"
-                             + (f" (expected {show(expected)})" if expected is not None else ""), causes)
+            when = "and none can come any more" if ctx.stuck else f"within {_within(d)}"
+            raise StepFailed(f"no datagram came back on {sock.name} {when}"
+                             + (f" (expected {show(expected)})" if expected is not None else ""),
+                             causes, _stuck_detail(ctx))
         data, addr = sock.datagrams.pop(0)
         if expected is None:
             if len(data) != args["length"]:
@@ -467,7 +511,7 @@ def do_expect_eof(ctx: Context, step: Step) -> None:
         raise StepFailed("expect_eof needs a TCP connection")
     cpu_before = ctx.program.cpu_time() if ctx.program and ctx.spec.role == "server" else 0.0
     started = time.monotonic()
-    ctx.net.pump(d, lambda: sock.eof or bool(sock.inbuf))
+    ctx.net.pump(d, lambda: sock.eof or bool(sock.inbuf), give_up=_evidence(ctx))
     if sock.inbuf:
         extra = bytes(sock.inbuf)
         causes = [c for c in [diagnose.stale_bytes(extra, sock.history)] if c]
@@ -489,8 +533,8 @@ def do_expect_eof(ctx: Context, step: Step) -> None:
                            "closed its own: when recv() returns 0, close() the socket", "no-close"))
     elif ctx.spec.role == "client" and not causes:
         causes.append(NO_SHUTDOWN)
-    raise StepFailed(f"waited {_within(d)} on {sock.name} for the end of the stream "
-                     f"(the peer closing or shutting down)", causes)
+    raise StepFailed(f"{_waited(ctx, d)} on {sock.name} for the end of the stream "
+                     f"(the peer closing or shutting down)", causes, _stuck_detail(ctx))
 
 
 def do_expect_open(ctx: Context, step: Step) -> None:
@@ -655,10 +699,11 @@ def do_expect_exit(ctx: Context, step: Step) -> None:
     prog.expected_exit = True
     d = ctx.step_deadline(step.args, "exit")
     want = step.args.get("status", "zero")
-    status = prog.proc.wait(d)
+    status = _wait_exit(ctx, prog, d)
     if status is None:
         if ctx.signalled:
-            cause = (f"still running {_within(d)} after {ctx.signalled}: does it ignore or block "
+            after = "" if ctx.stuck else f" {_within(d)}"
+            cause = (f"still running{after} after {ctx.signalled}: does it ignore or block "
                      f"{ctx.signalled}? (the default action ends the program)", "ignores-signal")
         elif ctx.spec.role == "client":
             cause = ("still running: a client must exit once the server has closed the "
@@ -672,8 +717,9 @@ def do_expect_exit(ctx: Context, step: Step) -> None:
                 if s.kind == kind and s.port and s.port != prog.port and (s.listening or kind == socket.SOCK_DGRAM):
                     causes.insert(0, diagnose.wrong_port(prog.port, s.port, ctx.spec.protocol))
                     break
-        raise StepFailed(f"{_who(step.args)} did not exit within {_within(d)}",
-                         _network_causes(ctx) + causes, _network_details(ctx))
+        when = "and cannot any more" if ctx.stuck else f"within {_within(d)}"
+        raise StepFailed(f"{_who(step.args)} did not exit {when}",
+                         _network_causes(ctx) + causes, _network_details(ctx) + _stuck_detail(ctx))
     if not _status_ok(status, want):
         if want in ("zero", None):
             wanted = "exit status 0"
@@ -784,9 +830,11 @@ def do_expect_stdout(ctx: Context, step: Step) -> None:
     prog = _need_program(ctx, "expect_stdout", step.args)
     assert prog.proc
     d = ctx.step_deadline(step.args, "stdout")
-    if prog.proc.wait(d) is None:
-        raise StepFailed(f"the client was still running after {_within(d)}, so its output is not complete",
-                         [("a client must exit once the server has closed the connection", "hangs")])
+    if _wait_exit(ctx, prog, d) is None:
+        when = "and cannot exit any more" if ctx.stuck else f"after {_within(d)}"
+        raise StepFailed(f"the client was still running {when}, so its output is not complete",
+                         [("a client must exit once the server has closed the connection", "hangs")],
+                         _stuck_detail(ctx))
     prog.proc.stdout.join(ctx.deadline.sooner(1.0))
     out = prog.proc.stdout.data
     args = step.args
@@ -838,11 +886,13 @@ def do_run_client(ctx: Context, step: Step) -> None:
     stdin = _make(ctx, args["stdin"]) if "stdin" in args else b""
     client = ctx.world.run_reference(list(interop) + list(args.get("args", [])), stdin)
     d = ctx.step_deadline(args, "the reference client")
-    status = client.proc.wait(d) if client.proc else None
+    status = _wait_exit(ctx, client, d)
     if status is None:
-        raise StepFailed(f"the reference client did not finish within {_within(d)} talking to the "
+        when = "and cannot any more" if ctx.stuck else f"within {_within(d)}"
+        raise StepFailed(f"the reference client did not finish {when} talking to the "
                          "server", _program_gone(ctx) or [
-                             ("the server stopped answering the reference client", "interop-hangs")])
+                             ("the server stopped answering the reference client", "interop-hangs")],
+                         _stuck_detail(ctx))
     client.proc.stdout.join(ctx.deadline.sooner(1.0))
     out = client.proc.stdout.data
     want_status = args.get("status", 0)
@@ -871,7 +921,7 @@ def _with_index(step: Step, i: int) -> Step:
         if isinstance(v, dict):
             return {k: sub(x) for k, x in v.items()}
         return v
-    return Step(step.action, sub(step.args), step.hint, step.line)
+    return Step(step.action, sub(step.args), step.hint, step.line, step.cause)
 
 
 ACTIONS: dict[str, Callable[[Context, Step], None]] = {

@@ -1,0 +1,261 @@
+"""Whether the programs of a test can still act before the grader does: kernel evidence.
+
+Theory of operation
+-------------------
+A wait for the program (bytes, an end of stream, an exit) ends at its
+deadline, or as soon as the kernel shows that what it waits for cannot come:
+the programs are *stuck*.  They are stuck when every thread of every process
+is asleep in a call that only input can end, and no such input is there:
+
+* ``accept``/``accept4`` on a listening TCP socket with no connection queued
+  (and none half-way: no SYN_RECV in the program's network);
+* ``read``/``recvfrom``/``recvmsg`` on a TCP socket with nothing to read (no
+  data, no end of stream, no error);
+
+no signal is pending that a thread would take, and nothing is in flight: every
+TCP socket of the program has had all it sent acknowledged (SIOCOUTQ 0, so its
+output is in the grader's sockets), and the caller checks the same of the
+grader's sockets (its input is in the program's).  UDP is not judged (a
+datagram in flight is not accounted anywhere): a wait on UDP keeps its
+deadline.  Whether the socket has
+input is asked of the socket itself: a duplicate taken with ``pidfd_getfd``
+is polled (the same check the kernel makes to wake the sleeper).  Anything
+else (a thread running or runnable, a sleep, a timed wait, poll/select/epoll,
+a futex, a pipe, a read from a terminal, a call this table does not know, a
+process this grader may not inspect) means "may still act": the caller then
+waits for its deadline as before.  So evidence never cuts short a wait the
+program could still have answered; it only ends waits whose answer was
+already "no".
+
+Not seen: a timer armed with alarm()/setitimer() whose signal would end a
+blocking call (the kernel shows POSIX timers, not these); a program that used
+one to end a wait of a few seconds would be judged stuck too early.  Socket
+servers do not do that.
+
+The caller must make sure the grader itself is not about to give input: its
+own queued bytes sent, no stimulus pending.  :func:`stuck` is cheap (a few
+/proc reads per thread) and is polled while a wait lasts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import platform
+import select
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Iterable
+
+from .netinfo import _SYS_PIDFD_GETFD, descendants
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# System call numbers of the blocking calls understood, by machine.
+BLOCKING: dict[str, dict[int, str]] = {
+    "x86_64": {0: "read", 43: "accept", 288: "accept4", 45: "recvfrom", 47: "recvmsg"},
+    "aarch64": {63: "read", 202: "accept", 242: "accept4", 207: "recvfrom", 212: "recvmsg"},
+}
+CALLS = BLOCKING.get(platform.machine(), {})
+SIOCOUTQ = 0x5411          # TIOCOUTQ: unacknowledged bytes of a TCP socket
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """One thread asleep for good: in ``call`` on a socket that has no input."""
+
+    pid: int
+    call: str          # "accept()", "recv()"
+    listening: bool    # accept on a listening socket (else a read on a connection)
+    port: int          # the socket's own port
+
+    def words(self) -> str:
+        if self.listening:
+            return f"accept() on port {self.port} with no client waiting"
+        return f"recv() on a connection with nothing to read"
+
+
+def stuck(roots: Iterable[int]) -> list[Blocked] | None:
+    """Every thread of ``roots`` and their descendants blocked for good (how), else None."""
+    if not CALLS:
+        return None
+    found: list[Blocked] = []
+    any_thread = False
+    # A zombie (or a process gone meanwhile) holds nothing and does nothing.
+    pids = [pid for root in roots for pid in descendants(root) if _state(pid, pid) not in ("Z", "X")]
+    for pid in pids:
+        if _connecting(pid) or not _all_sent(pid):
+            return None
+    for pid in pids:
+        threads = _threads_of(pid)
+        if threads is None:
+            return None
+        for tid in threads:
+            state = _state(pid, tid)
+            if state is None:
+                return None
+            if state in ("Z", "X"):
+                continue                # a dead thread or zombie cannot act
+            any_thread = True
+            blocked = _blocked(pid, tid, state)
+            if blocked is None:
+                return None
+            found.append(blocked)
+    return found if any_thread else None
+
+
+def describe(blocked: list[Blocked]) -> str:
+    """The evidence in words, the same whatever the order threads were read in."""
+    kinds = sorted({b.words() for b in blocked})
+    return "every thread of the program is blocked, waiting for input that is not there: " + \
+        "; ".join(kinds)
+
+
+# ------------------------------------------------------------------ /proc
+
+def _threads_of(pid: int) -> list[int] | None:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:
+        return []                       # gone meanwhile: it acts no more
+    except OSError:
+        return None
+
+
+def _state(pid: int, tid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return "X"
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2]
+
+
+def _signal_pending(pid: int, tid: int) -> bool | None:
+    """A signal is pending that the thread does not block (it will be woken for it)."""
+    fields: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("SigPnd", "ShdPnd", "SigBlk"):
+                    fields[key] = int(value.strip(), 16)
+    except (OSError, ValueError):
+        return None
+    if len(fields) != 3:
+        return None
+    return bool((fields["SigPnd"] | fields["ShdPnd"]) & ~fields["SigBlk"])
+
+
+def _blocked(pid: int, tid: int, state: str) -> Blocked | None:
+    if state != "S":
+        return None                     # running, runnable, stopped, in disk wait: may act
+    try:
+        with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+            fields = f.read().split()
+    except OSError:
+        return None                     # not allowed to look, or gone: unknown
+    if len(fields) < 2 or not fields[0].isdigit():
+        return None                     # "running", or not in a system call
+    call = CALLS.get(int(fields[0]))
+    if call is None:
+        return None
+    pending = _signal_pending(pid, tid)
+    if pending is None or pending:
+        return None
+    info = _poll_fd(pid, int(fields[1], 16))
+    if info is None:
+        return None
+    readable, listening, port, kind = info
+    if kind != socket.SOCK_STREAM or readable or listening != call.startswith("accept"):
+        return None
+    return Blocked(pid, f"{call}()", listening, port)
+
+
+def _connecting(pid: int) -> bool:
+    """A connection half-way into the program's accept queue (SYN_RECV) in its network."""
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as f:
+                next(f, None)
+                if any(line.split()[3] == "03" for line in f if len(line.split()) > 3):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _all_sent(pid: int) -> bool:
+    """Every TCP socket of ``pid`` has had all it sent acknowledged (or cannot be told: False)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return False
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                    continue
+            except OSError:
+                continue
+            dup = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            if dup < 0:
+                continue                # closed meanwhile
+            try:
+                s = socket.socket(fileno=dup)
+            except OSError:
+                os.close(dup)
+                continue
+            try:
+                if (s.type == socket.SOCK_STREAM
+                        and not s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                        and unsent(s)):
+                    return False
+            finally:
+                s.close()
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(pidfd)
+
+
+def unsent(s: socket.socket) -> int:
+    """Bytes (and a FIN) sent on TCP socket ``s`` and not yet acknowledged by its peer."""
+    buf = fcntl.ioctl(s.fileno(), SIOCOUTQ, b"\0\0\0\0")
+    return struct.unpack("i", buf)[0]
+
+
+def _poll_fd(pid: int, fd: int) -> tuple[bool, bool, int, int] | None:
+    """(has input, is listening, its port, its type) for socket ``fd`` of ``pid``; None if unknown."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return None
+    try:
+        dup = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
+    finally:
+        os.close(pidfd)
+    if dup < 0:
+        return None
+    try:
+        s = socket.socket(fileno=dup)
+    except OSError:
+        os.close(dup)
+        return None                     # not a socket (a pipe, a terminal): unknown
+    try:
+        readable = bool(select.select([s], [], [], 0)[0])
+        listening = bool(s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+        try:
+            port = s.getsockname()[1] if s.family in (socket.AF_INET, socket.AF_INET6) else 0
+        except OSError:
+            port = 0
+        return readable, listening, port, s.type
+    except OSError:
+        return None
+    finally:
+        s.close()

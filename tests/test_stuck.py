@@ -1,0 +1,102 @@
+"""Waits that end on evidence (grader.stuck): early when nothing can come, never while
+the program could still answer."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader import GradeOptions, TestStatus, grade, load_spec
+
+pytestmark = pytest.mark.timeout(120)
+
+SPEC = textwrap.dedent("""\
+    assignment: waits
+    role: server
+    protocol: tcp
+    port: 5001
+    limits: {ready: 3, step: 2, test: 10}
+    languages:
+      python:
+        files: [server.py]
+        run: [python3, server.py, "{port}"]
+    reference:
+      run: [python3, "{reference}/tcp_echo_server.py", "{port}"]
+    tests:
+      - name: echo-then-eof
+        points: 1
+        steps:
+          - connect: a
+          - send: {to: a, text: "late\\n"}
+          - shutdown: a
+          - expect: {from: a, echo: true}
+          - expect_eof: a
+    """)
+
+# Answers after 1.5 s (a sleep: it can still act), then closes: within the 2 s step.
+LATE = """\
+    import socket, sys, time
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    while True:
+        c, _ = s.accept()
+        data = c.recv(100)
+        time.sleep(1.5)
+        c.sendall(data); c.close()
+    """
+
+# Answers after 1.5 s from another thread, while the main thread blocks in accept():
+# the thread that sleeps could still act.
+LATE_THREAD = """\
+    import socket, sys, threading, time
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    def serve(c):
+        data = c.recv(100)
+        time.sleep(1.5)
+        c.sendall(data); c.close()
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,)).start()
+    """
+
+# Echoes, then keeps the connection open and waits in accept(): the end of the stream
+# cannot come (the classic fork server whose parent keeps the connected socket).
+KEEPS_IT_OPEN = """\
+    import socket, sys
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    kept = []
+    while True:
+        c, _ = s.accept()
+        c.sendall(c.recv(100))
+        kept.append(c)
+    """
+
+
+def _grade(tmp_path: Path, code: str):
+    (tmp_path / "waits.yaml").write_text(SPEC)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "server.py").write_text(textwrap.dedent(code))
+    r = grade(load_spec(tmp_path / "waits.yaml"), sub)
+    assert len(r.tests) == 1
+    return r.tests[0]
+
+
+@pytest.mark.parametrize("code", [LATE, LATE_THREAD], ids=["sleeps", "a-thread-sleeps"])
+def test_a_late_answer_within_the_deadline_still_passes(tmp_path, code):
+    t = _grade(tmp_path, code)
+    assert t.status is TestStatus.PASSED, t.feedback
+    assert t.duration > 1.4            # the wait was not cut short
+
+
+def test_an_end_of_stream_that_cannot_come_ends_the_wait_at_once(tmp_path):
+    t = _grade(tmp_path, KEEPS_IT_OPEN)
+    assert t.status is TestStatus.FAILED
+    assert "nothing can come any more" in t.feedback
+    assert "accept() on port 5001 with no client waiting" in t.feedback
+    assert "no-close" in t.diagnoses             # the same cause as after the whole wait
+    assert t.duration < 1.5, t.duration         # not the step's 2 s
