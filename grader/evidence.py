@@ -318,11 +318,13 @@ def rule_stream_echo(st: Story) -> list[Finding]:
     """Each receive against the sends that answered it: cut at a NUL (strlen()), a short
     send ignored, whole lines only, or a send loop that works."""
     out: dict[str, Finding] = {}
-    looped = lost = False
+    looped = False
     for s in st.conns:
         if s.kind != "conn":
             continue                 # a client's sends answer its input, not what it received
         got = sent = 0
+        lines_only = None            # every answer so far ended at a newline
+        first_short: tuple[Io, list[Io]] | None = None
         for r, sends in _groups(s):
             if any(x.result is not None and x.result < 0 for x in sends):
                 continue             # a send that failed (the client reset): not a short send
@@ -330,41 +332,40 @@ def rule_stream_echo(st: Story) -> list[Finding]:
             t = sum(x.result for x in sends if x.result and x.result > 0)
             got, sent = got + n, sent + t
             looped |= len(sends) >= 2 and t == n
+            if sends and not any(x.cut for x in sends):
+                ends = b"".join(x.data[:x.result] for x in sends).endswith(b"\n")
+                lines_only = ends if lines_only is None else lines_only and ends
             if t >= n or not sends:
                 continue
             nul = r.data.find(b"\0")
-            if 0 <= nul < n and t == nul or (0 <= nul < n and sends[0].asked == nul):
+            if 0 <= nul < n and (t == nul or sends[0].asked == nul):
                 out.setdefault("nul-truncation", Finding(
                     "nul-truncation",
                     f"recv() returned {n} bytes with a 0 byte at offset {nul}, and send() was given "
                     f"only the {nul} before it: strlen() stops at the first 0 byte; send the count "
                     "recv() returned", [r.call, sends[0].call], ("short", "lost-bytes", "mismatch")))
-                lost = True
-                continue
-            if r.cut and nul < 0 and t >= len(r.data):
-                continue            # a 0 byte strace did not show may explain it: say nothing
-            if all(x.data.endswith(b"\n") for x in sends if not x.cut) and not r.data.endswith(b"\n") \
-                    and not r.cut:
-                continue            # whole lines only: see below
-            lost = True
-            out.setdefault("ignores-partial-send", Finding(
-                "ignores-partial-send",
-                f"recv() returned {n} bytes and send() sent back only {t} of them (send() returned "
-                f"{sends[0].result}); the program went on without sending the other {n - t}: "
-                "send() may send fewer bytes than asked: check its return value and send the rest "
-                "in a loop", [r.call] + [x.call for x in sends[:2]], ("short",)))
-        outs = [io for io in s.io if io.out and io.result and not io.cut and io.data]
-        ins = [io for io in s.io if not io.out and io.result and io.result > 0]
-        if got > sent and outs and all(io.data.endswith(b"\n") for io in outs) and ins \
-                and not ins[-1].cut and not ins[-1].data.endswith(b"\n") and "line-echo" not in out:
+            elif len(sends) == 1 and not (r.cut and nul < 0 and t >= len(r.data)) and first_short is None:
+                first_short = (r, sends)
+        if got > sent and lines_only and "line-echo" not in out:
+            ins = [io for io in s.io if not io.out and io.result and io.result > 0]
+            outs = [io for io in s.io if io.out and io.result and io.result > 0]
             out["line-echo"] = Finding(
                 "line-echo",
                 f"your server sent back only whole lines: of {got} bytes received on this "
-                f"connection it sent {sent}, every send() ending with a newline; the bytes after "
-                "the last newline were never sent (fgets()/readline() wait for a newline that "
-                "never comes): echo what recv() returns, as it comes",
-                [ins[-1].call] + [io.call for io in outs[-2:]],
-                ("short", "ignores-partial-send", "lost-bytes", "first-recv-only"))
+                f"connection it sent {sent}, each answer ending with a newline; the bytes after "
+                "the last newline were never sent (fgets()/getline()/readline() wait for a "
+                "newline that never comes): echo what recv() returns, as it comes",
+                [ins[-1].call] + [io.call for io in outs[-1:]],
+                ("short", "ignores-partial-send", "lost-bytes", "first-recv-only", "hangs"))
+        elif first_short is not None and got > sent and "ignores-partial-send" not in out:
+            r, sends = first_short
+            t = sends[0].result
+            out["ignores-partial-send"] = Finding(
+                "ignores-partial-send",
+                f"recv() returned {r.result} bytes and the one send() that followed sent {t} of "
+                f"them; the program went on without sending the other {r.result - t}: send() may "
+                "send fewer bytes than asked: check its return value and send the rest in a loop",
+                [r.call] + [x.call for x in sends[:1]], ("short",))
     if looped and "ignores-partial-send" not in out:
         # It sent the rest after a short send(): advice to check send()'s return is contradicted.
         out["send-loop-ok"] = Finding("", "", [], ("ignores-partial-send", "lost-bytes"))
@@ -396,8 +397,8 @@ def rule_recv_zero(st: Story) -> list[Finding]:
         if len(zeros) >= 3:
             return [Finding(
                 "recv-zero-spin",
-                f"recv() returned 0 (the client closed) and the program called it again, "
-                f"{len(zeros)} times or more: 0 means end of stream; close() the socket then",
+                f"recv() returned 0 and was not treated as end of stream: the program called it "
+                f"again, {len(zeros)} times or more; 0 means the client closed: close() the socket then",
                 [z.call for z in zeros[:3]])]
         if zeros and s.closed_by and s.kind == "conn":
             return [Finding("", "", [], ("no-close",))]        # it closed after recv() == 0
@@ -426,9 +427,18 @@ def rule_port_from_stdin(st: Story) -> list[Finding]:
     if st.main is None:
         return []
     reads = []
-    for c in st.by_pid(st.main):
+    mine = st.by_pid(st.main)
+    for c in mine:
         if c.name == "read" and c.fd == 0:
             reads.append(c)
+        if c.name == "+++ exit" and reads and c.result and not any(x.name == "bind" for x in mine):
+            prompt = [p for p in mine if p.name == "write" and p.fd == 1][:1]
+            return [Finding(
+                "port-from-stdin",
+                "the program read its standard input (read(0, ...) returned "
+                f"{reads[0].result}: there is none) and ended before bind(): the port is on the "
+                "command line (argv[1]), not typed in at a prompt", prompt + reads[:1] + [c],
+                ("exited-early",))]
         if c.name in ("bind", "listen"):
             if reads:
                 prompt = [p for p in st.by_pid(st.main) if p.name == "write" and p.fd == 1][:1]
@@ -548,10 +558,10 @@ def rule_closes_first(st: Story) -> list[Finding]:
             n = len([io for io in ins if io.result and io.result > 0])
             return [Finding(
                 "closes-first",
-                f"the server called recv() {'once' if n == 1 else f'{n} times'}, sent its reply "
-                "and closed the connection without waiting for the client's end (recv() "
-                "returning 0): a TCP stream is not one message; keep calling recv() until it "
-                "returns 0, then close()", [ins[0].call] + [io.call for io in s.io if io.out][:1] + close,
+                f"the server closed the connection after one reply: it called recv() "
+                f"{'once' if n == 1 else f'{n} times'}, sent what it got and closed the connection "
+                "without waiting for the client's end (recv() returning 0); a TCP stream is not "
+                "one message: keep calling recv() until it returns 0, then close()", [ins[0].call] + [io.call for io in s.io if io.out][:1] + close,
                 ("closed-early", "reset", "short", "first-recv-only"))]
     return []
 
@@ -736,7 +746,7 @@ RELEVANT: dict[str, set[str | None]] = {
     "recv-zero-spin": {"expect_eof", "run_client", "expect_resources"},
     "close-not-shutdown": _DATA, "zero-send": _DATA, "lockstep": _DATA | {"accept"},
     "closes-first": _DATA | {"expect_open"},
-    "unchecked-bind": _START, "port-from-stdin": _START,
+    "unchecked-bind": _START | {"restart"}, "port-from-stdin": _START,
     "error-on-stdout": {"expect_exit", "expect_stderr"},
     "sigpipe": _DATA | _SERVE | {"expect_running", "expect_exit"},
     "thread-create-fails": _SERVE, "fork-fails": _SERVE, "sigchld-blocking-wait": _SERVE,

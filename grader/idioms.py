@@ -322,9 +322,19 @@ def advice_for(code: str, lang: Language | None) -> str:
     return ADVICE.get(code, {}).get(lang.name, "")
 
 
+# Spec hints written in C's terms, by topic (the hint's cause code): the same hint in another
+# language's terms (hints on other topics read the same in every language).
+HINT_SAID: dict[str, dict[str, str]] = {
+    "ignores-partial-send": {
+        "python": "sock.send() may send fewer bytes than it was given: use sock.sendall(), which "
+                  "sends them all",
+        "rust": "write() may write fewer bytes than given: use write_all()",
+    },
+}
+
+
 def restate_hint(text: str, topic: str | None, lang: Language | None) -> str:
-    """A spec hint (written in C's terms) for a submission in another language: the
-    language's advice on the hint's topic, where there is one."""
-    if lang is None or lang.name == "c" or topic is None:
+    """A spec hint (written in C's terms) in the submission's language's terms, where it needs it."""
+    if lang is None or topic is None:
         return text
-    return ADVICE.get(topic, {}).get(lang.name) or SAID.get(topic, {}).get(lang.name) or text
+    return HINT_SAID.get(topic, {}).get(lang.name, text)

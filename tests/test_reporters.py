@@ -67,7 +67,7 @@ def our_tags(dirs, test: str) -> list[str]:
 
 def test_the_sample_fails_listens_only(graded):
     sub = our_json(graded)
-    assert sub["schema_version"] == 2 and sub["status"] == "graded"
+    assert sub["schema_version"] == 3 and sub["status"] == "graded"
     assert {t["name"]: t["status"] for t in sub["tests"]} == {
         "listens": "failed", "echo-line": "passed", "binary-safe": "passed",
         "client-reset": "passed", "half-close": "passed", "sigterm": "passed"}

@@ -54,6 +54,9 @@ def test_sample_verdict(graded, sample: Path):
         assert set(codes) <= set(by_name[test].diagnoses), by_name[test].feedback
     for test, text in exp.get("feedback", {}).items():
         assert text in by_name[test].feedback, by_name[test].feedback
+    # Advice the evidence contradicts (a correct send loop told to check send()'s return).
+    for test, text in exp.get("not_feedback", {}).items():
+        assert text not in by_name[test].feedback, by_name[test].feedback
 
 
 def test_every_buggy_sample_names_its_cause():

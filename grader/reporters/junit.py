@@ -11,7 +11,9 @@ What each outcome becomes, so that a JUnit pass rate means what the score means:
 
 - passed: no child;
 - failed, or not run because the submission failed (did not build, ran out of
-  time): ``<failure>``, the student lost these points;
+  time): ``<failure>``, the student lost these points; its ``message`` is the
+  failed step's spec line, what did not hold and the first likely cause (from
+  the test's structured failure), its text the whole feedback;
 - error (the grader could not run the test), or not run because the grader
   crashed: ``<error>``, not the student's fault;
 - not run on purpose (a hidden test in a student's self-check, a test left out
@@ -44,7 +46,7 @@ def test_case(v: TestView, r: SubmissionResult, spec: Spec, context: str) -> Tes
     case = TestCase(t.name, classname=f"{spec.assignment}.{r.student}",
                     elapsed_sec=t.duration, stdout=feedback_text(t) or None)
     body = "\n\n".join(part for part in (t.feedback, context) if part)
-    message = first_line(t.feedback)
+    message = failure_message(t) or first_line(t.feedback)
     if t.status is TestStatus.PASSED:
         pass
     elif t.status is TestStatus.ERROR or (not v.ran and r.status is SubmissionStatus.CRASHED):
@@ -54,6 +56,17 @@ def test_case(v: TestView, r: SubmissionResult, spec: Spec, context: str) -> Tes
     else:       # failed, or skipped by the engine because the submission failed
         case.add_failure_info(message=message, output=body, failure_type="failure")
     return case
+
+
+def failure_message(t) -> str:
+    """A failed test's message attribute, from its structured failure: what did not hold, at
+    which spec line, and the first likely cause (CI pages show only this attribute)."""
+    f = t.failure
+    if f is None:
+        return ""
+    where = f"step '{f.step}' (spec line {f.spec_line}): " if f.step is not None else ""
+    cause = next((c.text for c in f.causes if c.text), "")
+    return where + f.message + (f"; likely cause: {cause}" if cause else "")
 
 
 def test_suite(r: SubmissionResult, spec: Spec) -> TestSuite:
