@@ -1,0 +1,185 @@
+"""Evidence from the program's own calls (grader.trace, grader.evidence, grader.verdict).
+
+The rules are checked on strace text as strace 6.1 prints it (fast, no box); the
+tracing itself on real programs in the box: a traced program keeps its pid (so a
+verdict under trace is the program's), its trace is complete (the call it was
+blocked in is there), and a replay never changes a verdict.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import SPECS, SUBMISSIONS
+from grader import evidence, trace
+from grader.deadline import Deadline
+from grader import engine
+from grader.engine import GradeOptions, _Run
+from grader.build import detect_language
+from grader import scope as scopes
+from grader.spec import load_spec
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def codes(text: str) -> dict[str, evidence.Finding]:
+    return {x.code: x for x in evidence.findings(trace.parse_text(text))}
+
+
+def test_parse_joins_unfinished_calls_and_keeps_blocked_ones():
+    calls = trace.parse_text(
+        '7 accept(3, NULL, NULL <unfinished ...>\n'
+        '8 read(4, "hi\\n", 1024) = 3\n'
+        '7 <... accept resumed>) = 5\n'
+        '7 wait4(-1,  <unfinished ...>\n'
+        '7 +++ killed by SIGKILL +++\n')
+    assert [(c.name, c.result) for c in calls] == [
+        ("read", 3), ("accept", 5), ("wait4", None), ("+++ exit", None)]
+    assert calls[3].args == "SIGKILL"
+    assert "never returned" in calls[2].line
+
+
+def test_string_args_decode_strace_escapes():
+    assert evidence.string_arg('"AB\\0CD\\377\\n"') == (b"AB\0CD\xff\n", False)
+    assert evidence.string_arg('"abc"...') == (b"abc", True)
+
+
+def test_udp_reply_of_the_buffers_size():
+    found = codes('5 socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = 3\n'
+                  '5 recvfrom(3, "hello\\n", 2048, 0, {sa_family=AF_INET}, [16]) = 6\n'
+                  '5 sendto(3, "hello\\n\\0\\0\\0"..., 2048, 0, {sa_family=AF_INET}, 16) = 2048\n')
+    x = found["udp-sizeof-reply"]
+    assert "received 6 bytes" in x.text and "sent 2048" in x.text and len(x.excerpt()) == 2
+    assert "extra" in x.rules_out
+
+
+def test_udp_strlen_plus_one():
+    found = codes('5 socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = 3\n'
+                  '5 recvfrom(3, "ping", 512, 0, {sa_family=AF_INET}, [16]) = 4\n'
+                  '5 sendto(3, "ping\\0", 5, 0, {sa_family=AF_INET}, 16) = 5\n')
+    assert "strlen-plus-one" in found
+
+
+def test_unchecked_bind_then_listen():
+    found = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                  '5 bind(3, {sa_family=AF_INET, sin_port=htons(5001), sin_addr=inet_addr("0.0.0.0")}, 16)'
+                  ' = -1 EADDRINUSE (Address already in use)\n'
+                  '5 listen(3, 5) = 0\n')
+    assert "EADDRINUSE" in found["unchecked-bind"].text and "wrong-port" in found["unchecked-bind"].rules_out
+
+
+def test_fork_parent_keeps_the_connected_fd():
+    found = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                  '5 accept(3, NULL, NULL) = 4\n'
+                  '5 clone(child_stack=NULL, flags=CLONE_CHILD_SETTID|SIGCHLD) = 6\n'
+                  '6 read(4, "hi\\n", 4096) = 3\n'
+                  '6 write(4, "hi\\n", 3) = 3\n'
+                  '6 read(4, "", 4096) = 0\n'
+                  '6 close(4) = 0\n'
+                  '5 accept(3, NULL, NULL) = 5\n')
+    x = found["fork-parent-keeps-fd"]
+    assert "no-close" in x.rules_out and "returned 4, 5" in x.text
+
+
+def test_a_send_loop_rules_out_the_partial_send_hint_and_a_missing_loop_is_named():
+    looped = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                   '5 accept(3, NULL, NULL) = 4\n'
+                   '5 recvfrom(4, "abcdef", 4096, 0, NULL, NULL) = 6\n'
+                   '5 sendto(4, "abc", 3, 0, NULL, 0) = 3\n'
+                   '5 sendto(4, "def", 3, 0, NULL, 0) = 3\n')
+    assert "ignores-partial-send" in looped[""].rules_out and "ignores-partial-send" not in looped
+    short = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                  '5 accept(3, NULL, NULL) = 4\n'
+                  '5 recvfrom(4, "abcdef", 4096, 0, NULL, NULL) = 6\n'
+                  '5 sendto(4, "abc", 3, 0, NULL, 0) = 3\n'
+                  '5 recvfrom(4, "", 4096, 0, NULL, NULL) = 0\n')
+    assert "ignores-partial-send" in short
+
+
+def test_whole_lines_only():
+    found = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                  '5 accept(3, NULL, NULL) = 4\n'
+                  '5 read(4, "AB\\0C\\nE", 4096) = 6\n'
+                  '5 write(4, "AB\\0C\\n", 5) = 5\n')
+    assert "line-echo" in found and "ignores-partial-send" not in found
+
+
+def test_blocking_waitpid_in_the_sigchld_handler():
+    found = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                  '5 accept(3, NULL, NULL) = 4\n'
+                  '5 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED} ---\n'
+                  '5 wait4(-1, [{WIFEXITED(s) && WEXITSTATUS(s) == 0}], 0, NULL) = 6\n'
+                  '5 wait4(-1,  <unfinished ...>\n'
+                  '5 +++ killed by SIGKILL +++\n')
+    assert "sigchld-blocking-wait" in found
+
+
+def test_thread_creation_that_fails():
+    found = codes('5 clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD, '
+                  'exit_signal=0}, 88) = -1 EAGAIN (Resource temporarily unavailable)\n')
+    assert "EAGAIN" in found["thread-create-fails"].text
+
+
+def test_lockstep_client_and_close_instead_of_shutdown():
+    found = codes('5 read(0, "one\\ntwo\\n", 4096) = 8\n'
+                  '5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                  '5 connect(3, {sa_family=AF_INET}, 16) = 0\n'
+                  '5 sendto(3, "one\\n", 4, 0, NULL, 0) = 4\n'
+                  '5 recvfrom(3, "one\\n", 4095, 0, NULL, NULL) = 4\n'
+                  '5 sendto(3, "two\\n", 4, 0, NULL, 0) = 4\n'
+                  '5 sendto(3, "", 0, 0, NULL, 0) = 0\n')
+    assert {"lockstep", "zero-send"} <= set(found)
+    closer = codes('5 read(0, "data", 4096) = 4\n'
+                   '5 read(0, "", 4096) = 0\n'
+                   '5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                   '5 connect(3, {sa_family=AF_INET}, 16) = 0\n'
+                   '5 sendto(3, "data", 4, 0, NULL, 0) = 4\n'
+                   '5 close(3) = 0\n'
+                   '5 exit_group(0) = ?\n'
+                   '5 +++ exited with 0 +++\n')
+    assert "close-not-shutdown" in closer and "lockstep" not in closer
+
+
+def test_a_contradicted_hint_is_left_out():
+    class F:
+        causes = [("bytes were lost", "lost-bytes"),
+                  ("send() may write fewer bytes than asked: check its return value", "hint")]
+    f = F()
+    evidence.apply(f, [evidence.Finding("", "", [], ("ignores-partial-send", "lost-bytes"))])
+    assert f.causes == []
+
+
+# ------------------------------------------------------------------ in the box
+
+@pytest.fixture
+def fd_leak_run():
+    spec = load_spec(SPECS / "tcp-echo.yaml")
+    folder = SUBMISSIONS / "tcp-echo" / "c-fd-leak"
+    run = _Run(spec, folder, detect_language(spec, folder), GradeOptions())
+    run.open()
+    yield spec, run
+    run.close()
+
+
+@pytest.mark.skipif(not trace.available(), reason="strace is not installed")
+def test_a_traced_program_keeps_its_pid_and_its_verdict(fd_leak_run):
+    """c-fd-leak fails no-fd-leak untraced and traced alike (under plain `strace --`, the
+    fds counted were strace's and it passed), and the trace holds its calls."""
+    spec, run = fd_leak_run
+    if evidence.tracing_refused(run.prepared):
+        pytest.skip("this machine refuses ptrace")
+    test = next(t for t in spec.tests if t.name == "no-fd-leak")
+    verdicts = []
+    for traced in (False, True):
+        with scopes.TestScope(run.prepared, test, engine.test_seed(run.seed, test), Deadline.after(60),
+                       trace=traced) as scope:
+            out = scope.run()
+        verdicts.append((out.failure is not None, out.error))
+    assert verdicts == [(True, None), (True, None)]
+    calls = [c for cs in scope.traces for c in cs]
+    assert sum(1 for c in calls if c.name in ("accept", "accept4") and c.result) >= 100
+    # Complete: the program was killed in its last accept(), and that call is there.
+    assert any(c.name.startswith("accept") and c.result is None for c in calls)
+    assert not list(Path(run.prepared.workdir.path).glob(".socket-grader-trace-*"))
