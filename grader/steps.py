@@ -635,10 +635,14 @@ def do_expect_listening(ctx: Context, step: Step) -> None:
 
 def do_expect_running(ctx: Context, step: Step) -> None:
     prog = _need_program(ctx, "expect_running")
-    # Give a dying program the chance to show it is dying: poll for an exit
-    # briefly (a crash right after a reset takes a few ms), pass if none comes.
+    # Give a dying program the chance to show it is dying: wait until it has
+    # exited, or until it has done all it could with what it was given (every
+    # thread blocked for input: it can no longer die of it), or for the window.
+    # A loaded machine may take long to run it: ending on evidence, not on a
+    # short window, keeps the verdict the same there.
     d = ctx.step_deadline(step.args if isinstance(step.args, dict) else {}, "still running")
-    poll_until(lambda: prog.exit_status() is not None, d)
+    give_up = _evidence(ctx)
+    poll_until(lambda: prog.exit_status() is not None or (give_up is not None and give_up()), d)
     causes = _program_gone(ctx, wait=0)     # the window above was the wait
     if causes:
         raise StepFailed("the program is no longer running", causes)

@@ -11,6 +11,10 @@ is asleep in a call that only input can end, and no such input is there:
   (and none half-way: no SYN_RECV in the program's network);
 * ``read``/``recvfrom``/``recvmsg`` on a TCP socket with nothing to read (no
   data, no end of stream, no error);
+* ``poll``/``ppoll``/``select``/``pselect6`` with no timeout, on TCP sockets
+  none of which is ready for what is asked (the fd set is read from the
+  program's memory), or ``epoll_wait`` with no timeout on an epoll fd that is
+  not ready (it is readable exactly when a watched fd is);
 
 no signal is pending that a thread would take, and nothing is in flight: every
 TCP socket of the program has had all it sent acknowledged (SIOCOUTQ 0, so its
@@ -55,9 +59,14 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 # System call numbers of the blocking calls understood, by machine.
 BLOCKING: dict[str, dict[int, str]] = {
-    "x86_64": {0: "read", 43: "accept", 288: "accept4", 45: "recvfrom", 47: "recvmsg"},
-    "aarch64": {63: "read", 202: "accept", 242: "accept4", 207: "recvfrom", 212: "recvmsg"},
+    "x86_64": {0: "read", 43: "accept", 288: "accept4", 45: "recvfrom", 47: "recvmsg",
+               7: "poll", 271: "ppoll", 23: "select", 270: "pselect6",
+               232: "epoll_wait", 281: "epoll_pwait"},
+    "aarch64": {63: "read", 202: "accept", 242: "accept4", 207: "recvfrom", 212: "recvmsg",
+                73: "ppoll", 72: "pselect6", 22: "epoll_pwait"},
 }
+POLLIN, POLLPRI, POLLOUT, POLLRDHUP = 0x1, 0x2, 0x4, 0x2000
+INFINITE = 0xFFFFFFFF          # a timeout of -1 (an int: its low 32 bits)
 CALLS = BLOCKING.get(platform.machine(), {})
 SIOCOUTQ = 0x5411          # TIOCOUTQ: unacknowledged bytes of a TCP socket
 
@@ -74,7 +83,9 @@ class Blocked:
     def words(self) -> str:
         if self.listening:
             return f"accept() on port {self.port} with no client waiting"
-        return f"recv() on a connection with nothing to read"
+        if self.call == "recv()" or self.call.startswith(("read", "recv")):
+            return "recv() on a connection with nothing to read"
+        return f"{self.call} on sockets none of which is ready"
 
 
 def stuck(roots: Iterable[int]) -> list[Blocked] | None:
@@ -167,13 +178,100 @@ def _blocked(pid: int, tid: int, state: str) -> Blocked | None:
     pending = _signal_pending(pid, tid)
     if pending is None or pending:
         return None
-    info = _poll_fd(pid, int(fields[1], 16))
+    args = [int(a, 16) for a in fields[1:7]]
+    if call in MULTIPLEXERS:
+        return MULTIPLEXERS[call](pid, args)
+    info = _poll_fd(pid, args[0])
     if info is None:
         return None
-    readable, listening, port, kind = info
+    readable, listening, port, kind, _ = info
     if kind != socket.SOCK_STREAM or readable or listening != call.startswith("accept"):
         return None
     return Blocked(pid, f"{call}()", listening, port)
+
+
+# ------------------------------------------------------------------ poll, select, epoll
+
+def _waits_on(pid: int, call: str, wanted: list[tuple[int, bool, bool]]) -> Blocked | None:
+    """Blocked for good in ``call`` waiting for (fd, input?, output?) of ``wanted``: every one a
+    TCP socket that is not ready for it (an fd of another kind: unknown)."""
+    if not wanted:
+        return None
+    for fd, want_in, want_out in wanted:
+        info = _poll_fd(pid, fd, want_out=want_out)
+        if info is None:
+            return None
+        readable, _listening, _port, kind = info[:4]
+        if kind != socket.SOCK_STREAM or (want_in and readable) or (want_out and info[4]):
+            return None
+    return Blocked(pid, f"{call}()", False, 0)
+
+
+def _read_mem(pid: int, addr: int, size: int) -> bytes | None:
+    if not addr or size <= 0 or size > 1 << 16:
+        return None
+    try:
+        with open(f"/proc/{pid}/mem", "rb", buffering=0) as f:
+            f.seek(addr)
+            data = f.read(size)
+    except (OSError, ValueError, OverflowError):
+        return None
+    return data if len(data) == size else None
+
+
+def _poll(pid: int, args: list[int], timed: bool) -> Blocked | None:
+    ufds, nfds = args[0], args[1]
+    if timed or nfds > 4096:
+        return None
+    raw = _read_mem(pid, ufds, nfds * 8)
+    if raw is None:
+        return None
+    wanted = []
+    for i in range(nfds):
+        fd, events, _revents = struct.unpack_from("ihh", raw, i * 8)
+        if fd < 0:
+            continue
+        wanted.append((fd, bool(events & (POLLIN | POLLPRI | POLLRDHUP)), bool(events & POLLOUT)))
+    return _waits_on(pid, "poll", wanted)
+
+
+def _select(pid: int, args: list[int], timed: bool) -> Blocked | None:
+    nfds = args[0]
+    if timed or nfds > 4096:
+        return None
+    size = (nfds + 63) // 64 * 8
+    sets = []
+    for ptr in args[1:4]:
+        if not ptr:
+            sets.append(0)
+            continue
+        raw = _read_mem(pid, ptr, size)
+        if raw is None:
+            return None
+        sets.append(int.from_bytes(raw, "little"))
+    reads, writes, excepts = sets
+    wanted = [(fd, bool(reads >> fd & 1 or excepts >> fd & 1), bool(writes >> fd & 1))
+              for fd in range(nfds) if (reads | writes | excepts) >> fd & 1]
+    return _waits_on(pid, "select", wanted)
+
+
+def _epoll(pid: int, args: list[int]) -> Blocked | None:
+    if args[3] & INFINITE != INFINITE:
+        return None                     # a timed wait: it ends by itself
+    info = _poll_fd(pid, args[0], socket_only=False)
+    if info is None or info[0]:
+        return None                     # an epoll fd is readable when a watched fd is ready
+    return Blocked(pid, "epoll_wait()", False, 0)
+
+
+MULTIPLEXERS = {
+    "poll": lambda pid, a: _poll(pid, a, timed=a[2] & INFINITE != INFINITE),
+    "ppoll": lambda pid, a: _poll(pid, a, timed=a[2] != 0),          # NULL timespec: forever
+    "select": lambda pid, a: _select(pid, a, timed=a[4] != 0),
+    "pselect6": lambda pid, a: _select(pid, a, timed=a[4] != 0),
+    "epoll_wait": _epoll,
+    "epoll_pwait": _epoll,
+}
 
 
 def _connecting(pid: int) -> bool:
@@ -230,8 +328,10 @@ def unsent(s: socket.socket) -> int:
     return struct.unpack("i", buf)[0]
 
 
-def _poll_fd(pid: int, fd: int) -> tuple[bool, bool, int, int] | None:
-    """(has input, is listening, its port, its type) for socket ``fd`` of ``pid``; None if unknown."""
+def _poll_fd(pid: int, fd: int, *, want_out: bool = False,
+             socket_only: bool = True) -> tuple[bool, bool, int, int, bool] | None:
+    """(has input, is listening, its port, its type, can take output) for socket ``fd`` of
+    ``pid`` (with ``socket_only=False``, any pollable fd: type 0); None if unknown."""
     try:
         pidfd = os.pidfd_open(pid)
     except (OSError, AttributeError):
@@ -242,19 +342,27 @@ def _poll_fd(pid: int, fd: int) -> tuple[bool, bool, int, int] | None:
         os.close(pidfd)
     if dup < 0:
         return None
+    if not socket_only:
+        try:
+            return bool(select.select([dup], [], [], 0)[0]), False, 0, 0, False
+        except (OSError, ValueError):
+            return None
+        finally:
+            os.close(dup)
     try:
         s = socket.socket(fileno=dup)
     except OSError:
         os.close(dup)
         return None                     # not a socket (a pipe, a terminal): unknown
     try:
-        readable = bool(select.select([s], [], [], 0)[0])
+        r, w, _ = select.select([s], [s] if want_out else [], [], 0)
+        readable, writable = bool(r), bool(w)
         listening = bool(s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
         try:
             port = s.getsockname()[1] if s.family in (socket.AF_INET, socket.AF_INET6) else 0
         except OSError:
             port = 0
-        return readable, listening, port, s.type
+        return readable, listening, port, s.type, writable
     except OSError:
         return None
     finally:
