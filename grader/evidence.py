@@ -296,9 +296,9 @@ def rule_udp_reply_size(st: Story) -> list[Finding]:
             if not io.out and io.asked and io.result == io.asked:
                 found.setdefault("udp-truncated", Finding(
                     "udp-truncated",
-                    f"recvfrom() filled the whole {io.asked}-byte buffer: the datagram was longer "
-                    "and the rest of it was discarded; receive into a buffer of 65535 bytes (a UDP "
-                    "datagram can be up to 65507)", [io.call]))
+                    f"recvfrom() filled the whole {io.asked}-byte buffer: the receive buffer is "
+                    "smaller than the datagram, and the rest of it was discarded; receive into a "
+                    "buffer of 65535 bytes (a UDP datagram can be up to 65507)", [io.call]))
                 break
     return list(found.values())
 
