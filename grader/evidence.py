@@ -428,6 +428,8 @@ def rule_port_from_stdin(st: Story) -> list[Finding]:
         return []
     reads = []
     mine = st.by_pid(st.main)
+    if any(c.name == "connect" for c in mine):
+        return []                  # a client: its standard input is its data
     for c in mine:
         if c.name == "read" and c.fd == 0:
             reads.append(c)
@@ -744,7 +746,8 @@ RELEVANT: dict[str, set[str | None]] = {
     "decode-binary": _DATA | _SERVE, "text-mode-stdio": _DATA | {"expect_exit"},
     "fork-parent-keeps-fd": {"expect_eof", "echo_back", "run_client", "expect_resources", "expect_stdout"},
     "recv-zero-spin": {"expect_eof", "run_client", "expect_resources"},
-    "close-not-shutdown": _DATA, "zero-send": _DATA, "lockstep": _DATA | {"accept"},
+    "close-not-shutdown": _DATA, "zero-send": _DATA | {"expect_exit"},
+    "lockstep": _DATA | {"accept", "expect_exit"},
     "closes-first": _DATA | {"expect_open"},
     "unchecked-bind": _START | {"restart"}, "port-from-stdin": _START,
     "error-on-stdout": {"expect_exit", "expect_stderr"},
