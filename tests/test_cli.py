@@ -18,7 +18,7 @@ ECHO = SPECS / "tcp-echo.yaml"
 def test_full_marks_exit_zero_and_report(run_cli):
     code, out, _ = run_cli("check", ECHO, SUBMISSIONS / "tcp-echo" / "c-correct-poll")
     assert code == 0
-    assert "score: 33/33" in out
+    assert "score: 35/35" in out
     assert "spec " in out and "seed " in out
 
 
@@ -63,7 +63,7 @@ def test_module_entry_point_runs(flag):
 def test_a_shipped_spec_by_its_bare_name(run_cli, tmp_path):
     code, out, err = run_cli("check", "udp-echo", SUBMISSIONS / "udp-echo" / "c-correct",
                              "--test", "bound")
-    assert code == 1, err            # graded: one test of the assignment run, and passed
+    assert code == 0, err            # the one test chosen ran, and passed
     assert "udp-echo" in out and "PASS" in out and "FAIL" not in out
     code, out, err = run_cli("check", "no-such-assignment", SUBMISSIONS / "udp-echo" / "c-correct")
     assert code == 2 and "no such spec file (or name a shipped spec: chat, " in err
@@ -78,7 +78,7 @@ def test_result_files_follow_the_umask(tmp_path, umask):
                            "--format", "json,junit,csv,markdown,html", "--out", str(out)],
                           capture_output=True, text=True, cwd=ROOT, timeout=60,
                           preexec_fn=lambda: os.umask(umask))
-    assert done.returncode == 1, done.stderr        # graded (one test only: not full marks)
+    assert done.returncode == 0, done.stderr        # the one test chosen passed
     root = tmp_path / "class"
     root.mkdir()
     (root / "alice").symlink_to(SUBMISSIONS / "udp-echo" / "c-correct", target_is_directory=True)

@@ -253,12 +253,12 @@ def test_a_reference_file_the_spec_names_but_lacks_is_the_graders_error(tmp_path
     assert "not your program's fault" in r.tests[0].feedback
 
 
+# Answers nothing, but sleeps (so it could still act: the wait is not cut by evidence).
 SILENT_TCP_SERVER = """\
     import socket, sys, time
     s = socket.socket(); s.bind(("", int(sys.argv[1]))); s.listen()
-    conns = []
-    while True:
-        c, _ = s.accept(); conns.append(c)        # reads nothing, answers nothing
+    c, _ = s.accept()
+    time.sleep(60)
     """
 
 
