@@ -72,13 +72,17 @@ class Context:
     signalled: str | None = None
     used_randomness: bool = False
     stuck: list | None = None             # evidence that ended the last wait early (grader.stuck)
+    wait_cap: float | None = None         # a replay for evidence: no step waits longer than this
     shadow: "Context | None" = None       # the reference, mirrored (expect: reference)
     is_shadow: bool = False
     replies: dict[str, list[bytes]] = field(default_factory=dict)   # the reference's replies, by socket
 
     def step_deadline(self, args: Any, what: str) -> Deadline:
         within = args.get("within") if isinstance(args, dict) else None
-        return self.deadline.sooner(within or self.spec.limits["step"], what)
+        seconds = within or self.spec.limits["step"]
+        if self.wait_cap is not None:
+            seconds = min(seconds, self.wait_cap)
+        return self.deadline.sooner(seconds, what)
 
     def family(self) -> int:
         if self.program and self.program.readiness and self.program.readiness.ok:
