@@ -198,10 +198,12 @@ def test_a_dying_or_hanging_grading_takes_down_only_its_own_submission(tmp_path)
         (tmp_path / n).mkdir()
         folders.append(tmp_path / n)
     started = time.monotonic()
+    # The watchdog leaves a freshly started worker time to import the grader on a busy
+    # machine (the well-behaved gradings must never be taken for hung ones).
     with WorkerPool(UDP, GradeOptions(), jobs=2, target=misbehaving_target,
-                    watchdog=1.5, grace=1.0, max_tasks=2) as pool:     # and workers recycled
+                    watchdog=4.0, grace=1.0, max_tasks=2) as pool:     # and workers recycled
         got = {o.result.student: o.result for o in pool.results(folders)}
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 40
     assert sorted(got) == sorted(names)
     for n in ("ok-1", "ok-2", "ok-3"):
         assert got[n].status is SubmissionStatus.GRADED
@@ -209,7 +211,7 @@ def test_a_dying_or_hanging_grading_takes_down_only_its_own_submission(tmp_path)
     assert "killed by SIGKILL" in got["dies"].message
     assert got["raises"].status is SubmissionStatus.CRASHED and "a bug in the grader" in got["raises"].message
     for n in ("hangs", "stubborn"):
-        assert got[n].status is SubmissionStatus.TIMED_OUT and "did not finish within 1.5 s" in got[n].message
+        assert got[n].status is SubmissionStatus.TIMED_OUT and "did not finish within 4 s" in got[n].message
 
 
 def kill_me_once_the_program_runs() -> None:
