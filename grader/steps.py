@@ -104,6 +104,10 @@ def _within(d: Deadline) -> str:
 
 # ------------------------------------------------------------------ helpers
 
+# Evidence that a wait cannot end must hold this long, unchanged, before it ends the wait.
+STUCK_CONFIRM = 0.02
+
+
 def _evidence(ctx: Context) -> Callable[[], bool] | None:
     """The early end of a wait on the program: True once the kernel shows that nothing
     the wait is for can come (every thread blocked for input the grader is not sending;
@@ -116,9 +120,22 @@ def _evidence(ctx: Context) -> Callable[[], bool] | None:
     if ctx.relay is not None or ctx.is_shadow:
         return None
 
+    seen: dict[str, Any] = {}
+
     def cannot_come() -> bool:
-        ctx.stuck = ctx.world.stuck()
-        return ctx.stuck is not None
+        # Twice, the same, STUCK_CONFIRM apart: a state read while it changes (a child
+        # being forked, a wake-up on its way) does not last.
+        blocked = ctx.world.stuck()
+        now = time.monotonic()
+        key = sorted((b.pid, b.call, b.port) for b in blocked) if blocked is not None else None
+        if key is None or key != seen.get("key"):
+            seen.update(key=key, since=now)
+            ctx.stuck = None
+            return False
+        if now - seen["since"] < STUCK_CONFIRM:
+            return False
+        ctx.stuck = blocked
+        return True
     return cannot_come
 
 

@@ -95,7 +95,7 @@ def stuck(roots: Iterable[int]) -> list[Blocked] | None:
     found: list[Blocked] = []
     any_thread = False
     # A zombie (or a process gone meanwhile) holds nothing and does nothing.
-    pids = [pid for root in roots for pid in descendants(root) if _state(pid, pid) not in ("Z", "X")]
+    pids = [pid for pid in _processes(roots) if _state(pid, pid) not in ("Z", "X")]
     for pid in pids:
         if _connecting(pid) or not _all_sent(pid):
             return None
@@ -125,6 +125,31 @@ def describe(blocked: list[Blocked]) -> str:
 
 
 # ------------------------------------------------------------------ /proc
+
+def _processes(roots: Iterable[int]) -> list[int]:
+    """The programs' processes: their trees, and when they have a network of their own
+    (a test's world), every process in it.  The kernel's list of a process's children
+    can miss one being forked while it is read; the network namespace cannot."""
+    found: list[int] = []
+    for root in roots:
+        for pid in descendants(root):
+            if pid not in found:
+                found.append(pid)
+    own = _netns(os.getpid())
+    nets = {n for n in (_netns(r) for r in roots) if n is not None and n != own}
+    if nets:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in found and _netns(int(entry)) in nets:
+                found.append(int(entry))
+    return found
+
+
+def _netns(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
+
 
 def _threads_of(pid: int) -> list[int] | None:
     try:
