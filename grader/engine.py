@@ -272,10 +272,16 @@ class _Run:
             with TestScope(prepared, test, test_seed(self.seed, test), total,
                            trace=evidence.TRACE_EVERY_TEST) as scope:
                 out = scope.run()
-            out = evidence.explain(prepared, test, test_seed(self.seed, test), total, out, scope)
         except Exception as e:       # the scope itself failed (the box): the grader's fault
             out = Outcome(error="".join(traceback.format_exception_only(type(e), e)).strip()
                           + "\n" + "".join(traceback.format_tb(e.__traceback__)[-3:]))
+        else:
+            try:
+                out = evidence.explain(prepared, test, test_seed(self.seed, test), total, out, scope)
+            except Exception as e:   # evidence adds causes: it never makes a verdict of its own
+                if out.failure is not None:
+                    out.failure.evidence = "outside"
+                    out.failure.evidence_note = f"the calls could not be read as evidence: {e}"
         duration = round(time.monotonic() - started, 4)
         used_seed = self.seed if out.used_randomness else None
         common = dict(name=test.name, number=test.number, description=test.description,
