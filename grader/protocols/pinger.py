@@ -44,7 +44,9 @@ class Pinger:
     def __init__(self, ctx, step) -> None:
         self.ctx, self.args = ctx, step.args
         self.count = self.args.get("pings", 10)
-        self.tolerance = self.args.get("tolerance", 0.1)
+        # A printed RTT is never below the grader's delay; above it, a loaded machine may
+        # take long to run the client, so anything under its 1 s timeout is accepted.
+        self.tolerance = self.args.get("tolerance", 0.9)
         rng = ctx.rng
         ctx.used_randomness = True
         middle = list(range(2, self.count))
@@ -241,7 +243,7 @@ STEPS = {
         "late": {"type": "integer", "minimum": 0, "maximum": 3,
                  "description": "replies sent 1.25 s late, while the client waits for the next ping's"},
         "tolerance": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
-                      "description": "seconds a printed RTT may exceed the grader's delay"},
+                      "description": "seconds a printed RTT may exceed the grader's delay (default 0.9: a loaded machine runs the client late)"},
         "stats": {"type": "boolean", "description": "check the min/avg/max and loss lines (default true)"},
         "within": WITHIN,
     }, description="the grader is the UDP pinger server: seeded drops and delays, then the client's output"),
