@@ -53,7 +53,7 @@ import struct
 from dataclasses import dataclass
 from typing import Iterable
 
-from .netinfo import _SYS_PIDFD_GETFD, descendants
+from .netinfo import _SYS_PIDFD_GETFD, _socket_fds, descendants
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -319,32 +319,32 @@ def _all_sent(pid: int) -> bool:
     except (OSError, AttributeError):
         return False
     try:
-        for name in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
-                    continue
-            except OSError:
-                continue
-            dup = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, int(name), 0)
-            if dup < 0:
+        for fd, _inode in _socket_fds(pid):
+            s = _dup_socket(pidfd, fd)
+            if s is None:
                 continue                # closed meanwhile
-            try:
-                s = socket.socket(fileno=dup)
-            except OSError:
-                os.close(dup)
-                continue
-            try:
+            with s:
                 if (s.type == socket.SOCK_STREAM
                         and not s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
                         and unsent(s)):
                     return False
-            finally:
-                s.close()
         return True
     except OSError:
         return False
     finally:
         os.close(pidfd)
+
+
+def _dup_socket(pidfd: int, fd: int) -> socket.socket | None:
+    """The program's socket ``fd`` as a socket of ours (a duplicate), or None."""
+    dup = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
+    if dup < 0:
+        return None
+    try:
+        return socket.socket(fileno=dup)
+    except OSError:
+        os.close(dup)                   # not a socket (a pipe, a terminal)
+        return None
 
 
 def unsent(s: socket.socket) -> int:
@@ -362,23 +362,21 @@ def _poll_fd(pid: int, fd: int, *, want_out: bool = False,
     except (OSError, AttributeError):
         return None
     try:
-        dup = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
+        if not socket_only:
+            dup = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
+            if dup < 0:
+                return None
+            try:
+                return bool(select.select([dup], [], [], 0)[0]), False, 0, 0, False
+            except (OSError, ValueError):
+                return None
+            finally:
+                os.close(dup)
+        s = _dup_socket(pidfd, fd)
     finally:
         os.close(pidfd)
-    if dup < 0:
-        return None
-    if not socket_only:
-        try:
-            return bool(select.select([dup], [], [], 0)[0]), False, 0, 0, False
-        except (OSError, ValueError):
-            return None
-        finally:
-            os.close(dup)
-    try:
-        s = socket.socket(fileno=dup)
-    except OSError:
-        os.close(dup)
-        return None                     # not a socket (a pipe, a terminal): unknown
+    if s is None:
+        return None                     # gone, or not a socket: unknown
     try:
         r, w, _ = select.select([s], [s] if want_out else [], [], 0)
         readable, writable = bool(r), bool(w)
