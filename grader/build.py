@@ -115,6 +115,16 @@ class Workdir:
         self._manifest = _manifest(self.path)
         return True
 
+    def clone(self) -> "Workdir":
+        """Another work dir, as :meth:`snapshot` left this one, with its own snapshot
+        (a lane of its own for tests run side by side: see :mod:`grader.lanes`)."""
+        assert self._pristine is not None, "snapshot() first"
+        other = Workdir(None)
+        other.path.rmdir()
+        shutil.copytree(self._pristine, other.path, symlinks=True)
+        other.snapshot()
+        return other
+
     def remove(self) -> None:
         remove_tree(self.root)
 

@@ -16,15 +16,16 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from . import __version__, evidence, idioms, verdict
-from .box import Box, Limits
+from .box import TIER_UNSANDBOXED, Box, Limits
 from .build import Workdir, build, detect_language, expected_files
 from .deadline import Deadline
 from .errors import SubmissionError
+from .lanes import Lane, Plan, MachineSlots, default_limit, run_side_by_side
 from .program import base_env
 from .results import (BuildResult, SubmissionResult, SubmissionStatus, TestResult,
                       TestStatus)
@@ -40,6 +41,8 @@ class GradeOptions:
     only: list[str] | None = None         # run only these tests (by name)
     on_test: Callable[[TestResult], None] | None = None   # called as each test ends
     student: str | None = None            # the name shown in gradebooks (default: folder name)
+    tests_at_once: int | None = None      # this machine's limit on tests at once (all graders
+                                          # together; default lanes.default_limit()); 1: one by one
 
 
 def _open_box(tier: str) -> Box:
@@ -244,22 +247,55 @@ class _Run:
 
     def run_tests(self, prepared: Prepared, tests: list[TestSpec]
                   ) -> tuple[list[TestResult], SubmissionStatus, str]:
+        """The tests, side by side where that helps (see :mod:`grader.lanes`); results in
+        the spec's order, and ``on_test`` called in that order."""
         total = Deadline.after(self.spec.limits["total"], "the whole run")
-        results: list[TestResult] = []
-        status, message = SubmissionStatus.GRADED, ""
-        for test in tests:
-            if total.expired:
-                why = f"not run: the whole run's time limit ({self.spec.limits['total']:g} s) was reached"
-                results += self.skipped(tests[len(results):], why)
-                status, message = SubmissionStatus.TIMED_OUT, why
-                break
-            t = time.monotonic()
-            res = self.run_test(prepared, test, total)
-            self.timings["tests"] += time.monotonic() - t
-            results.append(res)
-            if self.options.on_test:
-                self.options.on_test(res)
-        return results, status, message
+        limit = self.options.tests_at_once or default_limit()
+        assert self.box is not None
+        side_by_side = limit > 1 and len(tests) > 1 and self.box.tier != TIER_UNSANDBOXED
+        t = time.monotonic()
+        found, not_started = run_side_by_side(Plan(
+            tests=tests, first=Lane(prepared, close=self.box.close),
+            open_lane=self._open_lane if side_by_side else None,
+            run_one=lambda lane, test: self.run_test(lane.context, test, total),
+            total=total, on_result=self.options.on_test, slots=MachineSlots(limit)))
+        self.timings["tests"] += time.monotonic() - t
+        results = [r for r in found if r is not None]
+        if not not_started:
+            return results, SubmissionStatus.GRADED, ""
+        why = f"not run: the whole run's time limit ({self.spec.limits['total']:g} s) was reached"
+        results = [r if r is not None else self.skipped([test], why)[0]
+                   for r, test in zip(found, tests)]
+        return results, SubmissionStatus.TIMED_OUT, why
+
+    def _open_lane(self) -> Lane:
+        """One more lane: a box of the run's tier and a copy of the built work dir."""
+        from .sandbox import _option_of
+        assert self.box is not None and self.workdir is not None and self.prepared is not None
+        first = self.prepared
+        workdir = self.workdir.clone()
+        box: Box | None = None
+        try:
+            box = _open_box(_option_of(self.box.tier))
+            box.prepare_workdir(workdir.path)
+            lane = replace(first, box=box, workdir=workdir, env=base_env(workdir.path),
+                           reference=workdir.path if self.reference else first.reference,
+                           timings={}, _refdir=None)
+        except BaseException:
+            if box is not None:
+                box.close()
+            workdir.remove()
+            raise
+
+        def close() -> None:
+            try:
+                box.close()
+            finally:
+                lane.close()
+                workdir.remove()
+                for what, seconds in lane.timings.items():
+                    self.timings[what] = self.timings.get(what, 0.0) + seconds
+        return Lane(lane, close=close)
 
     def run_test(self, prepared: Prepared, test: TestSpec, total: Deadline) -> TestResult:
         """One test in a scope of its own (see :mod:`grader.scope`)."""

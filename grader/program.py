@@ -184,6 +184,18 @@ class Program:
                  f"(it holds no {'listening TCP' if self.protocol == 'tcp' else 'UDP'} socket)",
                  "not-listening")]
 
+    def spinning(self, looks: int = 5) -> bool:
+        """Does a thread of the program keep running (state R, on a processor or waiting
+        for one) in most of ``looks`` looks a few ms apart?  Unlike its share of CPU
+        time, this does not fall when a loaded machine runs it less often."""
+        seen: list[bool] = []
+
+        def look() -> bool:
+            seen.append(any(_thread_states(pid) & {"R"} for pid in self._tree()))
+            return len(seen) >= looks
+        poll_until(look, Deadline.after(0.2, "looks at the program's threads"), interval=0.004)
+        return sum(seen) * 2 > len(seen)
+
     def cpu_time(self) -> float:
         total = 0.0
         for pid in self._tree():
@@ -222,6 +234,23 @@ def _stopped_or_gone(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rfind(")") + 2] in "tTZX"
+
+
+def _thread_states(pid: int) -> set[str]:
+    """The state letters (R, S, D, ...) of the threads of ``pid``."""
+    states = set()
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return states
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        states.add(stat[stat.rfind(")") + 2])
+    return states
 
 
 def base_env(workdir: Path | None = None) -> dict[str, str]:

@@ -137,12 +137,21 @@ def test_timings_are_split(spec, tmp_path):
     assert r.timings["build"] > 0 and r.timings["tests"] > 0
 
 
+def _without_calls(feedback: str) -> str:
+    """``feedback`` without the excerpts of the program's calls (indented by 4)."""
+    return "\n".join(line for line in feedback.splitlines() if not line.startswith("    "))
+
+
 def test_seed_replays_the_same_random_data():
     spec = load_spec(SPECS / "tcp-echo.yaml")
     sample = SUBMISSIONS / "tcp-echo" / "c-ignores-partial-send"
     a = grade(spec, sample, GradeOptions(only=["partial-writes"], seed=42))
     b = grade(spec, sample, GradeOptions(only=["partial-writes"], seed=42))
-    assert a.tests[0].feedback == b.tests[0].feedback
+    # Everything the seed decides is the same: the data, what came back, the causes.
+    # The excerpt of the program's calls is not: it shows one replay's recv() and
+    # send() sizes, which depend on how the kernel split the stream that time.
+    assert _without_calls(a.tests[0].feedback) == _without_calls(b.tests[0].feedback)
+    assert "the program's calls that show it" in a.tests[0].feedback
     assert "grader check --seed 42" in a.tests[0].feedback
     assert a.tests[0].seed == 42
 
@@ -233,7 +242,8 @@ def test_a_wrong_port_waited_out_once_is_not_waited_out_again(tmp_path, monkeypa
         s = socket.socket(); s.bind(("", ((port & 0xff) << 8) | (port >> 8))); s.listen()
         time.sleep(30)
         """)
-    r = grade(load_spec(path), sub)
+    # One by one: side by side, the three launches would wait at the same time anyway.
+    r = grade(load_spec(path), sub, GradeOptions(tests_at_once=1))
     assert [t.status for t in r.tests] == [TestStatus.FAILED] * 3
     for t in r.tests:
         assert "two bytes swapped" in t.feedback, t.feedback

@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         ungraded = [r for r in ungraded if shard.holds(r.student)]
     tell_intake(intake, sys.stderr)
     check_combination(formats, len(folders) + len(ungraded))
-    options = GradeOptions(tier=args.tier, seed=args.seed, visible_only=False, only=args.test)
+    options = GradeOptions(tier=args.tier, seed=args.seed, visible_only=False, only=args.test,
+                           tests_at_once=args.tests_at_once)
     progress = make_progress(sys.stderr, args.progress)
     try:
         with sigterm_is_ctrl_c():

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
             from ..errors import UsageError
             raise UsageError(f"{spec.path}: no test named {', '.join(unknown)} "
                              f"(tests: {', '.join(t.name for t in spec.tests)})")
-    options = GradeOptions(tier=args.tier, seed=args.seed, visible_only=not args.all, only=args.test)
+    options = GradeOptions(tier=args.tier, seed=args.seed, visible_only=not args.all, only=args.test,
+                           tests_at_once=args.tests_at_once)
     result = grade(spec, folder, options)
     report_one(result, spec, sys.stdout)
     if formats:

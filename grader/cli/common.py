@@ -22,11 +22,25 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="sandbox tier (default: the best this machine allows; see grader doctor)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed for random data and timing (default: the spec's); replays a failure")
+    p.add_argument("--tests-at-once", type=_positive, default=None, metavar="N",
+                   help="at most N tests on this machine at once, for every grader running here "
+                        "together (default: $SOCKET_GRADER_TESTS_AT_ONCE, else 8 per processor; "
+                        "1 runs a submission's tests one by one)")
     p.add_argument("--format", default=None, metavar="FMT[,FMT...]",
                    help="also write these formats: json, gradescope, prairielearn, junit, csv, "
                         "markdown, html, autolab")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="folder for the --format files (default: ./grader-results)")
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
 
 
 def spec_from(args: argparse.Namespace) -> Spec:
