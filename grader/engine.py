@@ -25,7 +25,7 @@ from .box import TIER_UNSANDBOXED, Box, Limits
 from .build import Workdir, build, detect_language, expected_files
 from .deadline import Deadline
 from .errors import SubmissionError
-from .lanes import Lane, Plan, MachineSlots, default_limit, run_side_by_side
+from .lanes import Lane, MachineSlots, Plan, default_limit, first_slot, run_side_by_side
 from .program import base_env
 from .results import (BuildResult, SubmissionResult, SubmissionStatus, TestResult,
                       TestStatus)
@@ -60,6 +60,18 @@ def _limits(spec: Spec) -> Limits:
 def test_seed(base: int, test: TestSpec) -> int:
     digest = hashlib.sha256(f"{base}:{test.name}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def launches(test: TestSpec) -> int:
+    """How many times ``test`` starts the program (a start while its port is held first
+    shows it starts with the port free): a guess of its length for the lanes."""
+    n = 1 if test.start else 0
+    for step in test.steps:
+        if step.action == "restart":
+            n += 1
+        elif step.action == "launch":
+            n += 2 if isinstance(step.args, dict) and step.args.get("hold_port") else 1
+    return n
 
 
 def selected_tests(spec: Spec, options: GradeOptions) -> tuple[list[TestSpec], int]:
@@ -249,16 +261,21 @@ class _Run:
                   ) -> tuple[list[TestResult], SubmissionStatus, str]:
         """The tests, side by side where that helps (see :mod:`grader.lanes`); results in
         the spec's order, and ``on_test`` called in that order."""
-        total = Deadline.after(self.spec.limits["total"], "the whole run")
         limit = self.options.tests_at_once or default_limit()
         assert self.box is not None
         side_by_side = limit > 1 and len(tests) > 1 and self.box.tier != TIER_UNSANDBOXED
+        slots = MachineSlots(limit)
+        first = Lane(prepared, close=self.box.close, slot=first_slot(slots))
         t = time.monotonic()
-        found, not_started = run_side_by_side(Plan(
-            tests=tests, first=Lane(prepared, close=self.box.close),
-            open_lane=self._open_lane if side_by_side else None,
-            run_one=lambda lane, test: self.run_test(lane.context, test, total),
-            total=total, on_result=self.options.on_test, slots=MachineSlots(limit)))
+        total = Deadline.after(self.spec.limits["total"], "the whole run")
+        try:
+            found, not_started = run_side_by_side(Plan(
+                tests=tests, first=first, open_lane=self._open_lane if side_by_side else None,
+                run_one=lambda lane, test: self.run_test(lane.context, test, total),
+                total=total, on_result=self.options.on_test, slots=slots, cost=launches))
+        finally:
+            if first.slot is not None:
+                first.slot.release()
         self.timings["tests"] += time.monotonic() - t
         results = [r for r in found if r is not None]
         if not not_started:

@@ -15,9 +15,9 @@ cannot take the processes of the test beside it) and a copy of the built work
 dir.  The run's first lane is the box the submission was built in; more lanes
 are opened while the run goes, by :func:`run_side_by_side`, when
 
-* tests are waiting and every lane is busy with a test that has run for at
-  least :data:`GROW_AFTER` (a fast submission finishes on one or two lanes and
-  pays for no more boxes);
+* tests are waiting, every lane is busy, and one of their tests has run for
+  at least :data:`GROW_AFTER` (a fast submission finishes on one lane and pays
+  for no more boxes);
 * the machine's processors are not all busy (``procs_running`` in
   /proc/stat, the instantaneous count ``make -l`` approximates with the load
   average): tests that compute, such as JVMs starting, are not piled onto a
@@ -26,7 +26,10 @@ are opened while the run goes, by :func:`run_side_by_side`, when
 * a **slot** is free: the machine-wide limit on tests at once
   (:class:`MachineSlots`), shared by every grader on the machine (the workers of
   a batch, several graders started by hand) through abstract unix socket
-  names, which the kernel frees when their holder dies.
+  names, which the kernel frees when their holder dies.  A lane gives its slot
+  back as soon as no test is left for it.  A run's first lane takes its slot
+  before the run's time starts (:func:`first_slot`): waiting for the machine is
+  not the submission's time.
 
 Results come back in the spec's order, whatever order the tests ended in, and
 ``on_result`` is called in that order too (a progress line for test 3 never
@@ -50,8 +53,9 @@ from .deadline import Deadline
 T = TypeVar("T")          # a test
 R = TypeVar("R")          # its result
 
-# A lane is opened only when every busy lane's test has run at least this long.
-GROW_AFTER = 0.05
+# A lane is opened only when a test has run at least this long (a correct program's
+# tests mostly take a few ms to 0.1 s: opening a box for them costs more than it gives).
+GROW_AFTER = 0.15
 # How often the scheduler looks at its lanes when nothing ends.
 TICK = 0.01
 # The machine counts as busy when more than this many runnable tasks per processor
@@ -61,6 +65,9 @@ BUSY_SAMPLES = 3
 # How long a lane's test may go on after the run was cancelled before it is left behind
 # (its box is closed first, which kills its programs, so its waits end quickly).
 CANCEL_GRACE = 3.0
+# How long a run waits for its first slot before it goes on without one (a batch's
+# watchdog allows its workers 30 s beyond the spec's own limits).
+FIRST_SLOT_WAIT = 20.0
 SLOT_NAME = "\0socket-grader/test-slot/{}"
 ENV_LIMIT = "SOCKET_GRADER_TESTS_AT_ONCE"
 
@@ -74,11 +81,12 @@ def cpus() -> int:
 
 def default_limit() -> int:
     """Tests at once on this machine, for all graders together: ``$SOCKET_GRADER_TESTS_AT_ONCE``,
-    else 8 per processor (most of a test is waiting; the busy check keeps computing tests apart)."""
+    else 12 per processor and at least 16 (most of a test is waiting: a spec's tests fit at
+    once; the busy check keeps tests that compute apart)."""
     raw = os.environ.get(ENV_LIMIT, "")
     if raw.strip().isdigit() and int(raw) >= 1:
         return int(raw)
-    return max(8, 8 * cpus())
+    return max(16, 12 * cpus())
 
 
 class Slot:
@@ -168,19 +176,29 @@ class Plan(Generic[T, R]):
     on_result: Callable[[R], None] | None = None
     slots: MachineSlots = field(default_factory=lambda: MachineSlots(default_limit()))
     max_lanes: int = 0                            # 0: as many as there are tests
+    cost: Callable[[T], int] = lambda test: 0     # a guess of a test's length (larger first)
+
+
+def first_slot(slots: MachineSlots) -> Slot | None:
+    """The slot of a run's first lane, taken before the run's own time starts (waiting
+    for the machine is not the submission's time).  None after :data:`FIRST_SLOT_WAIT`:
+    the run then goes on without one, one test over the limit rather than starved."""
+    return slots.take(Deadline.after(FIRST_SLOT_WAIT, "a free test slot on this machine"))
 
 
 def run_side_by_side(plan: Plan) -> tuple[list, int]:
-    """Run ``plan.tests`` on as many lanes as help; returns (results in the tests'
-    order, how many tests were not started because ``plan.total`` ran out).  The
-    results of tests not started are None."""
+    """Run ``plan.tests`` on as many lanes as help (``plan.first`` comes with its slot,
+    from :func:`first_slot`); returns (results in the tests' order, how many tests were
+    not started because ``plan.total`` ran out).  The results of tests not started are None."""
     tests = list(plan.tests)
     results: list = [None] * len(tests)
     if not tests:
         return results, 0
     events: queue.Queue = queue.Queue()
     load = MachineLoad()
-    todo = deque(range(len(tests)))
+    # The longest tests first (a test that launches the program twice takes two starts),
+    # so that they do not start last, when the lanes are opened; ties in the spec's order.
+    todo = deque(sorted(range(len(tests)), key=lambda i: -plan.cost(tests[i])))
     lanes: list[Lane] = [plan.first]
     idle: list[Lane] = []
     running: dict[int, tuple[Lane, threading.Thread]] = {}
@@ -217,14 +235,11 @@ def run_side_by_side(plan: Plan) -> tuple[list, int]:
         if not todo or idle or opening or len(lanes) >= max_lanes or plan.total.expired:
             return False
         now = time.monotonic()
-        if any(now - lane.busy_since < GROW_AFTER for lane, _ in running.values()):
-            return False
+        if not any(now - lane.busy_since >= GROW_AFTER for lane, _ in running.values()):
+            return False               # every test so far is quick: a lane would cost more
         load.look()
         return not load.busy
 
-    plan.first.slot = plan.first.slot or plan.slots.take(plan.total)
-    if plan.first.slot is None:          # the whole run's time went waiting for a slot
-        return results, len(tests)
     idle.append(plan.first)
     failure: BaseException | None = None
     try:
@@ -252,7 +267,11 @@ def run_side_by_side(plan: Plan) -> tuple[list, int]:
             else:
                 running.pop(index)
                 lane.test = None
-                idle.append(lane)
+                if lane is not plan.first and not todo and error is None:
+                    lanes.remove(lane)          # nothing left for it: its slot goes back now
+                    _release(lane)
+                else:
+                    idle.append(lane)
                 if error is not None:
                     failure = failure or error
                     todo.clear()
@@ -265,13 +284,14 @@ def run_side_by_side(plan: Plan) -> tuple[list, int]:
         if failure is not None:
             raise failure
     finally:
-        _close_lanes(lanes, running, opening, events, plan.first)
+        _close_lanes(lanes, running, opening, events)
     return results, len(todo)
 
 
 def _close_lanes(lanes: list[Lane], running: dict, opening: list[threading.Thread],
-                 events: queue.Queue, first: Lane) -> None:
-    """Close every lane but the first (the caller's, which it closes), also when
+                 events: queue.Queue) -> None:
+    """Close every lane but the first (the caller's: it closes it and releases its
+    slot), also when
     cancelled: then every busy lane is closed first, the first one too (closing a
     box twice is harmless), which kills its programs, so its test ends soon."""
     grace = Deadline.after(CANCEL_GRACE, "tests of a cancelled run to end")
@@ -292,9 +312,13 @@ def _close_lanes(lanes: list[Lane], running: dict, opening: list[threading.Threa
             _quietly(lane.close)
         if lane.slot is not None:
             lane.slot.release()
-    if first.slot is not None:
-        first.slot.release()
-        first.slot = None
+
+
+def _release(lane: Lane) -> None:
+    _quietly(lane.close)
+    if lane.slot is not None:
+        lane.slot.release()
+        lane.slot = None
 
 
 def _quietly(fn: Callable[[], None]) -> None:
@@ -304,4 +328,4 @@ def _quietly(fn: Callable[[], None]) -> None:
         pass
 
 
-__all__ = ["Lane", "Plan", "MachineSlots", "default_limit", "run_side_by_side"]
+__all__ = ["Lane", "MachineSlots", "Plan", "default_limit", "first_slot", "run_side_by_side"]

@@ -24,7 +24,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="seed for random data and timing (default: the spec's); replays a failure")
     p.add_argument("--tests-at-once", type=_positive, default=None, metavar="N",
                    help="at most N tests on this machine at once, for every grader running here "
-                        "together (default: $SOCKET_GRADER_TESTS_AT_ONCE, else 8 per processor; "
+                        "together (default: $SOCKET_GRADER_TESTS_AT_ONCE, else 12 per processor, at least 16; "
                         "1 runs a submission's tests one by one)")
     p.add_argument("--format", default=None, metavar="FMT[,FMT...]",
                    help="also write these formats: json, gradescope, prairielearn, junit, csv, "
