@@ -132,6 +132,8 @@ class TestScope:
         self.world: World | None = None
         self.env = dict(prepared.env)
         self.ctx: Context | None = None
+        from .spin import SpinCheck
+        self._spin = SpinCheck()                # looks at running threads' calls, now and then
 
     # ------------------------------------------------------------ the scope
 
@@ -187,7 +189,7 @@ class TestScope:
         if not live:
             return None
         from .stuck import stuck
-        return stuck(live)
+        return stuck(live, self._spin)
 
     def _own(self, prog: Program) -> Program:
         """The scope stops ``prog`` when it ends (before the sockets are reset: a reset

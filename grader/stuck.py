@@ -31,6 +31,10 @@ waits for its deadline as before.  So evidence never cuts short a wait the
 program could still have answered; it only ends waits whose answer was
 already "no".
 
+A thread that keeps running is judged by a short look at its calls when the
+caller asks (:mod:`grader.spin`): one that only calls recv() and gets 0 on a
+connection at end of stream can never act either.
+
 Not seen: a timer armed with alarm()/setitimer() whose signal would end a
 blocking call (the kernel shows POSIX timers, not these); a program that used
 one to end a wait of a few seconds would be judged stuck too early.  Socket
@@ -51,7 +55,7 @@ import select
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .netinfo import _SYS_PIDFD_GETFD, _socket_fds, descendants
 
@@ -81,6 +85,9 @@ class Blocked:
     port: int          # the socket's own port
 
     def words(self) -> str:
+        if self.call == "recv() == 0 loop":
+            return (f"recv() called again and again on a connection the client closed (port "
+                    f"{self.port}), returning 0 each time: it loops forever at end of stream")
         if self.listening:
             return f"accept() on port {self.port} with no client waiting"
         if self.call == "recv()" or self.call.startswith(("read", "recv")):
@@ -88,11 +95,16 @@ class Blocked:
         return f"{self.call} on sockets none of which is ready"
 
 
-def stuck(roots: Iterable[int]) -> list[Blocked] | None:
-    """Every thread of ``roots`` and their descendants blocked for good (how), else None."""
+def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list[Blocked] | None]
+          | None = None) -> list[Blocked] | None:
+    """Every thread of ``roots`` and their descendants blocked for good (how), else None.
+
+    ``spinning([(pid, tid)])`` judges the threads that are running (see
+    :mod:`grader.spin`); without it a running thread means "may act"."""
     if not CALLS:
         return None
     found: list[Blocked] = []
+    running: list[tuple[int, int]] = []
     any_thread = False
     # A zombie (or a process gone meanwhile) holds nothing and does nothing.
     pids = [pid for pid in _processes(roots) if _state(pid, pid) not in ("Z", "X")]
@@ -110,10 +122,18 @@ def stuck(roots: Iterable[int]) -> list[Blocked] | None:
             if state in ("Z", "X"):
                 continue                # a dead thread or zombie cannot act
             any_thread = True
+            if state == "R" and spinning is not None:
+                running.append((pid, tid))
+                continue
             blocked = _blocked(pid, tid, state)
             if blocked is None:
                 return None
             found.append(blocked)
+    if running:
+        spinners = spinning(running)
+        if spinners is None:
+            return None
+        found += spinners
     return found if any_thread else None
 
 

@@ -76,6 +76,14 @@ KEEPS_IT_OPEN = """\
     """
 
 
+@pytest.fixture
+def no_replays(monkeypatch):
+    """What is timed is the wait, not the replay under strace that adds evidence to a
+    failed test's causes (capped per step, and slow on a loaded machine)."""
+    from grader import evidence
+    monkeypatch.setattr(evidence, "MODE", "off")
+
+
 def _grade(tmp_path: Path, code: str):
     (tmp_path / "waits.yaml").write_text(SPEC)
     sub = tmp_path / "sub"
@@ -93,10 +101,71 @@ def test_a_late_answer_within_the_deadline_still_passes(tmp_path, code):
     assert t.duration > 1.4            # the wait was not cut short
 
 
-def test_an_end_of_stream_that_cannot_come_ends_the_wait_at_once(tmp_path):
+def test_an_end_of_stream_that_cannot_come_ends_the_wait_at_once(tmp_path, no_replays):
     t = _grade(tmp_path, KEEPS_IT_OPEN)
     assert t.status is TestStatus.FAILED
     assert "nothing can come any more" in t.feedback
     assert "accept() on port 5001 with no client waiting" in t.feedback
     assert "no-close" in t.diagnoses             # the same cause as after the whole wait
     assert t.duration < 1.5, t.duration         # not the step's 2 s
+
+
+# After the echo, calls recv() again and again though it returns b"" (end of stream):
+# the end of the stream cannot come from it.
+SPINS = """\
+    import socket, sys
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    c, _ = s.accept()
+    c.sendall(c.recv(100))
+    while True:
+        c.recv(100)
+    """
+
+# The same loop for a tenth of a second, then it closes: within the step's 2 s.
+SPINS_THEN_CLOSES = """\
+    import socket, sys, time
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    c, _ = s.accept()
+    c.sendall(c.recv(100))
+    end = time.monotonic() + 0.1
+    while time.monotonic() < end:
+        c.recv(100)
+    c.close()
+    s.accept()
+    """
+
+# Computes after the echo (no system calls at all) and never closes: a running
+# program that may still act, as far as the kernel can tell.
+COMPUTES = """\
+    import socket, sys
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    c, _ = s.accept()
+    c.sendall(c.recv(100))
+    n = 0
+    while True:
+        n += 1
+    """
+
+
+def test_a_loop_on_recv_returning_zero_ends_the_wait_early(tmp_path, no_replays):
+    t = _grade(tmp_path, SPINS)
+    assert t.status is TestStatus.FAILED
+    assert "nothing can come any more" in t.feedback
+    assert "returning 0 each time: it loops forever at end of stream" in t.feedback
+    assert "recv-zero-spin" in t.diagnoses
+    assert t.duration < 1.5, t.duration         # not the step's 2 s
+
+
+def test_a_short_loop_on_recv_zero_that_then_closes_still_passes(tmp_path):
+    t = _grade(tmp_path, SPINS_THEN_CLOSES)
+    assert t.status is TestStatus.PASSED, t.feedback
+
+
+def test_a_program_that_computes_keeps_the_deadline(tmp_path):
+    t = _grade(tmp_path, COMPUTES)
+    assert t.status is TestStatus.FAILED
+    assert "nothing can come any more" not in t.feedback
+    assert t.duration > 1.9, t.duration
