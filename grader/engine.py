@@ -287,13 +287,13 @@ class _Run:
 
     def _open_lane(self) -> Lane:
         """One more lane: a box of the run's tier and a copy of the built work dir."""
-        from .sandbox import _option_of
+        from .sandbox import option_of
         assert self.box is not None and self.workdir is not None and self.prepared is not None
         first = self.prepared
         workdir = self.workdir.clone()
         box: Box | None = None
         try:
-            box = _open_box(_option_of(self.box.tier))
+            box = _open_box(option_of(self.box.tier))
             box.prepare_workdir(workdir.path)
             lane = replace(first, box=box, workdir=workdir, env=base_env(workdir.path),
                            reference=workdir.path if self.reference else first.reference,

@@ -154,7 +154,7 @@ class MachineLoad:
 
 
 @dataclass
-class Lane(Generic[T]):
+class Lane:
     """Where one test at a time runs: what the caller's ``run_one`` needs, and how to close it."""
 
     context: object                                  # the caller's (the engine's Prepared)
@@ -283,6 +283,10 @@ def run_side_by_side(plan: Plan) -> tuple[list, int]:
                     reported += 1
         if failure is not None:
             raise failure
+        if plan.on_result:                  # after a test that never started (time ran out)
+            for result in results[reported:]:
+                if result is not None:
+                    plan.on_result(result)
     finally:
         _close_lanes(lanes, running, opening, events)
     return results, len(todo)
@@ -290,10 +294,9 @@ def run_side_by_side(plan: Plan) -> tuple[list, int]:
 
 def _close_lanes(lanes: list[Lane], running: dict, opening: list[threading.Thread],
                  events: queue.Queue) -> None:
-    """Close every lane but the first (the caller's: it closes it and releases its
-    slot), also when
-    cancelled: then every busy lane is closed first, the first one too (closing a
-    box twice is harmless), which kills its programs, so its test ends soon."""
+    """Close every lane but the first (the caller's: it closes it and releases its slot).
+    When cancelled, every busy lane is closed first, the first one too (closing a box
+    twice is harmless): that kills its programs, so its test ends soon."""
     grace = Deadline.after(CANCEL_GRACE, "tests of a cancelled run to end")
     for lane in lanes:                   # only when cancelled is a lane still busy here
         if lane.test is not None:

@@ -721,14 +721,15 @@ def detect_tier(options: BoxOptions = BoxOptions()) -> TierInfo:
         if box is not None:
             notes = tuple(box.notes)
             box.close()
-            return TierInfo(tier, _option_of(tier), _why(tier), _advice_after(tier, failures),
+            return TierInfo(tier, option_of(tier), _why(tier), _advice_after(tier, failures),
                             notes + tuple(failures))
         failures.append(f"{tier}: {error}")
     return TierInfo(TIER_UNSANDBOXED, "none", "no namespaced box could be made here",
                     userns_advice(), tuple(failures))
 
 
-def _option_of(tier: str) -> str:
+def option_of(tier: str) -> str:
+    """The --tier value that opens ``tier`` (e.g. "root" for sandboxed-root)."""
     return {v: k for k, v in TIER_OPTIONS.items()}[tier]
 
 

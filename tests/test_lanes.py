@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from conftest import SPECS, SUBMISSIONS
-from grader.deadline import Deadline
+from grader import lanes
+from grader.deadline import Deadline, poll_until
 from grader.engine import GradeOptions, grade
 from grader.lanes import SLOT_NAME, MachineSlots
 from grader.spec import load_spec
@@ -48,7 +49,14 @@ def test_side_by_side_gives_the_verdicts_of_one_by_one(assignment, name):
     assert one.score < one.max_score          # a broken sample: the comparison means something
 
 
-def test_tests_overlap_and_come_back_in_the_specs_order():
+@pytest.fixture
+def idle_machine(monkeypatch):
+    """Lanes open whatever else runs on the machine (a loaded machine keeps a run on
+    fewer lanes, by design: see test_a_busy_machine_is_seen_as_busy)."""
+    monkeypatch.setattr(lanes.MachineLoad, "busy", property(lambda self: False))
+
+
+def test_tests_overlap_and_come_back_in_the_specs_order(idle_machine):
     """A slow starter (1.5 s before it listens) on four tests: side by side they take
     about one start in wall time; the results and the progress calls keep the spec's order."""
     spec = load_spec(SPECS / "tcp-echo.yaml")
@@ -131,3 +139,22 @@ def test_a_run_waits_for_a_free_slot():
         held.release()
     t.join(60)
     assert done.is_set() and [t.status.value for t in out["r"].tests] == ["passed"]
+
+
+def test_a_busy_machine_is_seen_as_busy():
+    """Three busy loops per processor: the processors are all busy, and no lane would open."""
+    n = 3 * lanes.cpus()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        load = lanes.MachineLoad()
+        seen: list[bool] = []
+
+        def busy_thrice() -> bool:
+            load.look()
+            seen.append(load.busy)
+            return sum(seen) >= 3
+        assert poll_until(busy_thrice, Deadline.after(5.0), interval=lanes.TICK), seen
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import GradeOptions, TestStatus, grade, load_spec
+from grader import TestStatus, grade, load_spec
 
 pytestmark = pytest.mark.timeout(120)
 
