@@ -587,11 +587,13 @@ def do_echo_back(ctx: Context, step: Step) -> None:
     if not isinstance(sock, TcpConn):
         raise StepFailed("echo_back needs a TCP connection")
     d = ctx.step_deadline(args, "echo")
+    give_up = _evidence(ctx)
     while not sock.eof:
-        if not ctx.net.pump(d, lambda: bool(sock.inbuf) or sock.eof):
+        if not ctx.net.pump(d, lambda: bool(sock.inbuf) or sock.eof, give_up=give_up):
             causes = _program_gone(ctx) or [NO_SHUTDOWN]
-            raise StepFailed(f"echoed {plural(sock.sent_total, 'byte')} on {sock.name}, then waited "
-                             f"{_within(d)} for more or for the end of the stream", causes)
+            raise StepFailed(f"echoed {plural(sock.sent_total, 'byte')} on {sock.name}, then "
+                             f"{_waited(ctx, d)} for more or for the end of the stream", causes,
+                             _stuck_detail(ctx))
         if sock.inbuf:
             sock.queue(bytes(sock.inbuf))
             sock.inbuf.clear()
