@@ -11,6 +11,9 @@ is asleep in a call that only input can end, and no such input is there:
   (and none half-way: no SYN_RECV in the program's network);
 * ``read``/``recvfrom``/``recvmsg`` on a TCP socket with nothing to read (no
   data, no end of stream, no error);
+* ``futex`` waits with no timeout: a thread waiting for another thread of the
+  program (a queue's get, a join, a lock); only a thread of the programs can
+  wake it, and all of them are blocked for good too;
 * ``poll``/``ppoll``/``select``/``pselect6`` with no timeout, on TCP sockets
   none of which is ready for what is asked (the fd set is read from the
   program's memory), or ``epoll_wait`` with no timeout on an epoll fd that is
@@ -25,7 +28,7 @@ deadline.  Whether the socket has
 input is asked of the socket itself: a duplicate taken with ``pidfd_getfd``
 is polled (the same check the kernel makes to wake the sleeper).  Anything
 else (a thread running or runnable, a sleep, a timed wait, poll/select/epoll,
-a futex, a pipe, a read from a terminal, a call this table does not know, a
+a pipe, a read from a terminal, a call this table does not know, a
 process this grader may not inspect) means "may still act": the caller then
 waits for its deadline as before.  So evidence never cuts short a wait the
 program could still have answered; it only ends waits whose answer was
@@ -65,10 +68,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 BLOCKING: dict[str, dict[int, str]] = {
     "x86_64": {0: "read", 43: "accept", 288: "accept4", 45: "recvfrom", 47: "recvmsg",
                7: "poll", 271: "ppoll", 23: "select", 270: "pselect6",
-               232: "epoll_wait", 281: "epoll_pwait"},
+               232: "epoll_wait", 281: "epoll_pwait", 202: "futex"},
     "aarch64": {63: "read", 202: "accept", 242: "accept4", 207: "recvfrom", 212: "recvmsg",
-                73: "ppoll", 72: "pselect6", 22: "epoll_pwait"},
+                73: "ppoll", 72: "pselect6", 22: "epoll_pwait", 98: "futex"},
 }
+# futex operations that wait (the command, without the private and clock flags).
+FUTEX_CMD_MASK = 0x7F
+FUTEX_WAITS = {0, 9}          # FUTEX_WAIT, FUTEX_WAIT_BITSET
 POLLIN, POLLPRI, POLLOUT, POLLRDHUP = 0x1, 0x2, 0x4, 0x2000
 INFINITE = 0xFFFFFFFF          # a timeout of -1 (an int: its low 32 bits)
 CALLS = BLOCKING.get(platform.machine(), {})
@@ -88,6 +94,8 @@ class Blocked:
         if self.call == "recv() == 0 loop":
             return (f"recv() called again and again on a connection the client closed (port "
                     f"{self.port}), returning 0 each time: it loops forever at end of stream")
+        if self.call == "futex()":
+            return "a thread waiting for another thread (a queue, a lock, a join) with no time limit"
         if self.listening:
             return f"accept() on port {self.port} with no client waiting"
         if self.call == "recv()" or self.call.startswith(("read", "recv")):
@@ -224,6 +232,13 @@ def _blocked(pid: int, tid: int, state: str) -> Blocked | None:
     if pending is None or pending:
         return None
     args = [int(a, 16) for a in fields[1:7]]
+    if call == "futex":
+        # Waiting, with no timeout, for another thread of the program to wake it (a
+        # queue, a join, a lock): only a thread of the programs can, and stuck() counts
+        # the state as stuck only when every one of them is blocked for good too.
+        if args[1] & FUTEX_CMD_MASK not in FUTEX_WAITS or args[3] != 0:
+            return None
+        return Blocked(pid, "futex()", False, 0)
     if call in MULTIPLEXERS:
         return MULTIPLEXERS[call](pid, args)
     info = _poll_fd(pid, args[0])
