@@ -8,7 +8,9 @@ Per test: a scope of its own (:mod:`grader.scope`): a fresh network, a fresh
 launch of the program, one deadline for the test that every step's wait takes
 its time from, and at the end everything the test started is stopped and the
 work dir is put back as the build left it.  A test's verdict depends on what
-the program does in that test alone.
+the program does in that test alone.  That is what lets a submission's tests
+run side by side, each on a lane of its own (:mod:`grader.lanes`), with the
+verdicts they would get one by one.
 """
 
 from __future__ import annotations
