@@ -32,7 +32,6 @@ deadline.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
@@ -43,14 +42,13 @@ from pathlib import Path
 
 from . import trace
 from .deadline import Deadline, poll_until
-from .netinfo import _SYS_PIDFD_GETFD, _socket_fds
+from .netinfo import _socket_fds
 
 WINDOW = 0.2         # how long the calls of the running threads are watched, at most
 MIN_CALLS = 5        # a loop, not a call or two (two looks EVERY apart must both see it)
 EVERY = 0.25         # at most one look this often
 ATTACH_WAIT = 0.5    # strace's start and attach, at most (the grader's own deadline)
 RECEIVES = {"recv", "recvfrom", "recvmsg", "read"}
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class SpinCheck:
@@ -175,20 +173,16 @@ def _holds_eof(pid: int) -> bool:
 
 def _at_eof(pid: int, fd: int) -> int | None:
     """The port of ``pid``'s TCP socket ``fd`` if it is at end of stream now, else None."""
+    from .stuck import _dup_socket
     try:
         pidfd = os.pidfd_open(pid)
     except (OSError, AttributeError):
         return None
     try:
-        dup = _libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0)
+        s = _dup_socket(pidfd, fd)
     finally:
         os.close(pidfd)
-    if dup < 0:
-        return None
-    try:
-        s = socket.socket(fileno=dup)
-    except OSError:
-        os.close(dup)
+    if s is None:
         return None
     with s:
         if s.type != socket.SOCK_STREAM:
