@@ -53,6 +53,7 @@ def cpu_hogs():
 
 def test_every_sample_gets_the_same_verdict_every_time(cpu_hogs):
     verdicts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    said: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
     assignments = sorted({p.parent.name for p in sample_dirs()} & {p.stem for p in SPECS.glob("*.yaml")})
     if ONLY:
         assignments = [a for a in assignments if a in ONLY]
@@ -63,10 +64,20 @@ def test_every_sample_gets_the_same_verdict_every_time(cpu_hogs):
             for r in grade_many(SPECS / f"{assignment}.yaml", samples[assignment],
                                 jobs=JOBS, options=GradeOptions()):
                 failed = tuple(sorted(t.name for t in r.tests if not t.passed))
-                verdicts[f"{assignment}/{Path(r.submission).name}"][(r.score, failed)] += 1
+                key = f"{assignment}/{Path(r.submission).name}"
+                verdicts[key][(r.score, failed)] += 1
+                # What a failed test said, the first time each verdict was seen: a flip is
+                # then reported with its feedback, so its cause can be found.
+                said.setdefault((key, failed), {t.name: t.feedback for t in r.tests if not t.passed})
         unstable = sorted(k for k, v in verdicts.items() if len(v) > 1)
         print(f"round {round_ + 1}/{REPEAT}: {len(verdicts)} samples, unstable so far: {unstable}", flush=True)
     unstable = {k: dict(v) for k, v in verdicts.items() if len(v) > 1}
     print(f"\n{len(verdicts)} samples x {REPEAT} runs (--jobs {JOBS}, {HOGS} CPU hogs): "
           f"{len(unstable)} unstable")
+    for key, seen in unstable.items():
+        always = set.intersection(*(set(failed) for _, failed in seen))
+        for (_score, failed), times in seen.items():      # the tests that flipped, as they failed
+            for name, feedback in said.get((key, failed), {}).items():
+                if name not in always:
+                    print(f"--- {key}: {name} failed in {times} of {REPEAT} runs:\n{feedback}")
     assert not unstable
