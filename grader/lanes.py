@@ -48,7 +48,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Generic, Sequence, TypeVar
 
-from .deadline import Deadline
+from .deadline import Deadline, poll_until
 
 T = TypeVar("T")          # a test
 R = TypeVar("R")          # its result
@@ -120,11 +120,7 @@ class MachineSlots:
 
     def take(self, deadline: Deadline) -> Slot | None:
         """A slot, waiting for one until ``deadline`` (None if none came free)."""
-        while True:
-            slot = self.try_take()
-            if slot is not None or deadline.expired:
-                return slot
-            time.sleep(min(0.02, max(deadline.remaining(), 0)))
+        return poll_until(self.try_take, deadline, interval=0.02)
 
 
 class MachineLoad:

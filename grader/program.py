@@ -31,6 +31,7 @@ from . import netinfo
 from .box import Limits, Proc, World
 from .deadline import Deadline, poll_until
 from .diagnose import Diagnosis, describe_exit, wrong_port
+from .stuck import _state, _threads_of
 
 READY, EXITED, NOT_READY = "ready", "exited", "not ready"
 
@@ -191,7 +192,8 @@ class Program:
         seen: list[bool] = []
 
         def look() -> bool:
-            seen.append(any(_thread_states(pid) & {"R"} for pid in self._tree()))
+            seen.append(any(_state(pid, tid) == "R" for pid in self._tree()
+                            for tid in _threads_of(pid) or []))
             return len(seen) >= looks
         poll_until(look, Deadline.after(0.2, "looks at the program's threads"), interval=0.004)
         return sum(seen) * 2 > len(seen)
@@ -234,23 +236,6 @@ def _stopped_or_gone(pid: int) -> bool:
     except OSError:
         return True
     return stat[stat.rfind(")") + 2] in "tTZX"
-
-
-def _thread_states(pid: int) -> set[str]:
-    """The state letters (R, S, D, ...) of the threads of ``pid``."""
-    states = set()
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return states
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        states.add(stat[stat.rfind(")") + 2])
-    return states
 
 
 def base_env(workdir: Path | None = None) -> dict[str, str]:
