@@ -266,10 +266,12 @@ class LocalProc:
         return self._popen.poll()
 
     def wait(self, deadline: Deadline) -> int | None:
-        try:
-            return self._popen.wait(timeout=deadline.remaining())
-        except subprocess.TimeoutExpired:
-            return None
+        while True:
+            try:
+                return self._popen.wait(timeout=deadline.remaining())
+            except subprocess.TimeoutExpired:
+                if deadline.remaining() <= 0:      # (a stretched deadline may have moved on)
+                    return None
 
     def send_signal(self, sig: int) -> None:
         if self._popen.poll() is None:

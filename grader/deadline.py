@@ -4,6 +4,12 @@ Every wait in the grader takes its time from a :class:`Deadline` object that was
 created by the caller and says what it is waiting for.  Nothing sleeps for a fixed
 time: :func:`poll_until` checks a real condition at a short, growing interval
 until it holds or the deadline passes.
+
+A deadline on the program may be *stretched* (:meth:`Deadline.stretched_by`):
+when it passes, it moves on by the time the program was kept waiting for a
+processor meanwhile (:mod:`grader.cpuwait`), so a busy machine does not move a
+verdict.  Its length in messages stays the one asked for: that is the time the
+program was given to run.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ T = TypeVar("T")
 # few milliseconds of its start) and backs off so a slow one does not burn CPU.
 FIRST_POLL_INTERVAL = 0.0005
 MAX_POLL_INTERVAL = 0.02
+# A stretched deadline moves on only by more than this (less is noise: nothing to wait for).
+MIN_STRETCH = 0.005
 
 
 @dataclass
@@ -28,17 +36,46 @@ class Deadline:
     what: str = ""
     seconds: float = field(default=0.0)      # how long it allows, from its making
     asked: float | None = None               # what the caller asked for, when more than allowed
+    moved: float = 0.0                       # how far it was stretched so far (s)
+    _stretch: Callable[[], float] | None = field(default=None, repr=False, compare=False)
+    _most: float = field(default=0.0, repr=False, compare=False)
+    _also: "Deadline | None" = field(default=None, repr=False, compare=False)
 
     @classmethod
     def after(cls, seconds: float, what: str = "") -> "Deadline":
         return cls(time.monotonic() + seconds, what, seconds)
 
+    def stretched_by(self, waited: Callable[[], float], most: float,
+                     also: "Deadline | None" = None) -> "Deadline":
+        """When it passes, move it on by ``waited()``: how long the program was kept from
+        a processor since now (at most ``most`` seconds in all).  ``also`` (the deadline
+        it was cut from) moves on as much.  Returns itself."""
+        self._stretch, self._most, self._also = waited, most, also
+        return self
+
+    def _move_on(self) -> bool:
+        """At the end: moved on by the processor time the program was denied meanwhile?"""
+        if self._stretch is None:
+            return False
+        waited = min(self._stretch(), self._most)
+        if waited < self.moved + MIN_STRETCH:
+            self._stretch = None            # it had its time
+            return False
+        if self._also is not None:
+            self._also.end += waited - self.moved
+        self.end += waited - self.moved
+        self.moved = waited
+        return True
+
     def remaining(self) -> float:
-        return max(0.0, self.end - time.monotonic())
+        left = self.end - time.monotonic()
+        if left <= 0 and self._move_on():
+            left = self.end - time.monotonic()
+        return max(0.0, left)
 
     @property
     def expired(self) -> bool:
-        return time.monotonic() >= self.end
+        return self.remaining() <= 0
 
     def sooner(self, seconds: float, what: str = "") -> "Deadline":
         """A deadline ``seconds`` from now, but never later than this one.

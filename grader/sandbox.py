@@ -295,7 +295,9 @@ class NsProc:
         while self._chan is not None and self._returncode is None:
             ready, _, _ = select.select([self._chan], [], [], deadline.remaining())
             if not ready:
-                return
+                if deadline.remaining() <= 0:      # (a stretched deadline may have moved on)
+                    return
+                continue
             try:
                 msg, fds, _ = boxhelper.recv(self._chan)
             except OSError:

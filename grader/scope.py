@@ -191,6 +191,16 @@ class TestScope:
         from .stuck import stuck
         return stuck(live, self._spin)
 
+    def stretch(self, d: Deadline) -> Deadline:
+        """``d``, to be moved on by the time the test's live programs wait for a processor
+        from now on (see :mod:`grader.cpuwait`), and the test's own limit with it.  A
+        deadline that limit cut short stays as it is: the limit is the test's."""
+        live = [p.proc.pid for p in self._programs if p.proc is not None and p.exit_status() is None]
+        if not live or d.clipped:
+            return d
+        from .cpuwait import MOST, CpuWait
+        return d.stretched_by(CpuWait(lambda: live).seconds, MOST * d.seconds, also=self.deadline)
+
     def _own(self, prog: Program) -> Program:
         """The scope stops ``prog`` when it ends (before the sockets are reset: a reset
         after the program is gone leaves no TIME_WAIT, though the world is fresh anyway)."""
@@ -292,7 +302,7 @@ class TestScope:
                             port=ctx.port, protocol=self.spec.protocol)
         _start(prog)
         if not hold:
-            prog.wait_ready(self.deadline.sooner(self.spec.limits["ready"], "listening"),
+            prog.wait_ready(self.stretch(self.deadline.sooner(self.spec.limits["ready"], "listening")),
                             self.p.settled_wrong)
         self.p.add_time("launch", t)
         return prog
@@ -306,7 +316,7 @@ class TestScope:
         prog = self.program(self.argv(self.p.run, ctx.port), cwd=self.p.workdir.path,
                             port=ctx.port, protocol=self.spec.protocol)
         _start(prog)
-        r = prog.wait_ready(self.deadline.sooner(self.spec.limits["ready"], "listening"),
+        r = prog.wait_ready(self.stretch(self.deadline.sooner(self.spec.limits["ready"], "listening")),
                             self.p.settled_wrong)
         prog.stop()
         if not r.ok:
@@ -448,7 +458,7 @@ def _launch_pair(scope: TestScope) -> None:
                              port=ctx.port, protocol="udp")
     _start(receiver)
     ctx.programs["receiver"] = ctx.program = receiver
-    r = receiver.wait_ready(scope.deadline.sooner(spec.limits["ready"], "the receiver"),
+    r = receiver.wait_ready(scope.stretch(scope.deadline.sooner(spec.limits["ready"], "the receiver")),
                             scope.p.settled_wrong)
     if not r.ok:
         raise StepFailed(f"the receiver is not receiving on port {ctx.port}",

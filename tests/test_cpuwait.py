@@ -1,0 +1,139 @@
+"""Deadlines on a busy machine (grader.cpuwait): a program kept from a processor gets
+that time back, so a loaded machine does not move a verdict."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import TestStatus, cpuwait, grade, load_spec
+from grader.deadline import Deadline
+
+pytestmark = pytest.mark.timeout(120)
+
+needs_schedstat = pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"),
+                                     reason="no /proc/PID/schedstat (Linux only)")
+
+HOG = "import os, time\nos.sched_setaffinity(0, {0})\nend = time.monotonic() + 60\nwhile time.monotonic() < end: pass"
+
+
+@pytest.fixture
+def hogs_on_cpu0():
+    """Two busy loops pinned to processor 0 (each ends itself after a minute)."""
+    procs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(2)]
+    yield
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_a_stretched_deadline_moves_on_by_the_time_waited_and_no_further():
+    waited = [0.0]
+    d = Deadline.after(0.05, "a reply").stretched_by(lambda: waited[0], most=0.3)
+    waited[0] = 0.2
+    time.sleep(0.06)
+    assert d.remaining() > 0.1                 # moved on by 0.2 s
+    assert d.moved == pytest.approx(0.2)
+    waited[0] = 5.0                            # more than it may ever move
+    time.sleep(d.remaining() + 0.01)
+    assert d.remaining() > 0                   # moved on once more, to its cap
+    assert d.moved == pytest.approx(0.3)
+    time.sleep(d.remaining() + 0.01)
+    assert d.expired and d.moved == pytest.approx(0.3)
+    assert d.describe() == "0.05 s"            # messages keep the time the program was given
+
+
+def test_a_deadline_with_nothing_waited_ends_on_time():
+    also = Deadline.after(10, "the test")
+    end = also.end
+    d = Deadline.after(0.05, "a reply").stretched_by(lambda: 0.001, most=1, also=also)
+    time.sleep(0.06)
+    assert d.expired and d.moved == 0 and also.end == end
+
+
+@needs_schedstat
+def test_the_wait_of_a_runnable_program_is_counted_and_a_sleeping_ones_is_not(hogs_on_cpu0):
+    busy = subprocess.Popen([sys.executable, "-c", HOG])
+    asleep = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.3)                        # both started
+        busy_wait, sleep_wait = cpuwait.CpuWait(lambda: [busy.pid]), cpuwait.CpuWait(lambda: [asleep.pid])
+        time.sleep(1.0)
+        # Three busy loops on one processor: each waits about 2/3 of the time.
+        assert busy_wait.seconds() > 0.3
+        assert sleep_wait.seconds() < 0.05
+    finally:
+        for p in (busy, asleep):
+            p.kill()
+            p.wait()
+
+
+SPEC = textwrap.dedent("""\
+    assignment: busy
+    role: server
+    protocol: tcp
+    port: 5001
+    limits: {ready: 3, step: 2, test: 20}
+    languages:
+      python:
+        files: [server.py]
+        run: [python3, server.py, "{port}"]
+    reference:
+      run: [python3, "{reference}/tcp_echo_server.py", "{port}"]
+    tests:
+      - name: echo
+        points: 1
+        steps:
+          - connect: a
+          - send: {to: a, text: "sum\\n"}
+          - expect: {from: a, echo: true}
+    """)
+
+# Needs 1.4 s of processor time before it answers (within the 2 s step on an idle
+# machine), on processor 0 only: beside two busy loops there, it gets a third to a half
+# of it (its box is a cgroup of its own, weighed against theirs).
+COMPUTES = """\
+    import os, socket, sys, time
+    os.sched_setaffinity(0, {0})
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    while True:
+        c, _ = s.accept()
+        data = c.recv(100)
+        start = time.process_time()
+        while time.process_time() - start < 1.4:
+            pass
+        c.sendall(data); c.close()
+    """
+
+
+def _grade(tmp_path: Path):
+    (tmp_path / "busy.yaml").write_text(SPEC)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "server.py").write_text(textwrap.dedent(COMPUTES))
+    r = grade(load_spec(tmp_path / "busy.yaml"), sub)
+    assert len(r.tests) == 1
+    return r.tests[0]
+
+
+@needs_schedstat
+def test_a_program_kept_from_the_processor_still_answers_within_its_time(tmp_path, hogs_on_cpu0):
+    t = _grade(tmp_path)
+    assert t.status is TestStatus.PASSED, t.feedback
+    assert t.duration > 2.0, t.duration         # it did need more than the 2 s of the clock
+
+
+@needs_schedstat
+def test_without_the_stretch_the_busy_machine_would_fail_it(tmp_path, hogs_on_cpu0, monkeypatch):
+    # What the stretch is for: the same program, the same load, deadlines on the clock.
+    monkeypatch.setattr(cpuwait, "MOST", 0.0)
+    t = _grade(tmp_path)
+    assert t.status is TestStatus.FAILED
+    assert "waited 2 s" in t.feedback and "0 bytes came" in t.feedback, t.feedback
