@@ -190,6 +190,12 @@ def rlimit_pairs(limits: Limits, *, memory_cgroup: bool = False) -> list[tuple[i
     return pairs
 
 
+# Set back to their default action in a program started as a plain subprocess (what
+# grader.boxhelper's reset_signals does in a box).
+RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGCHLD, signal.SIGTERM,
+                 signal.SIGHUP, signal.SIGQUIT)
+
+
 def _rlimits(limits: Limits):
     def apply() -> None:
         for res, value in rlimit_pairs(limits):
@@ -197,9 +203,14 @@ def _rlimits(limits: Limits):
                 resource.setrlimit(res, (value, value))
             except (ValueError, OSError):
                 pass
-        # The grader ignores SIGPIPE (Python does); give the program the default
-        # back so a missing signal(SIGPIPE, SIG_IGN) shows as it would for the student.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        # The program gets the signals a shell would give it.  The grader ignores
+        # SIGPIPE (Python does), so a missing signal(SIGPIPE, SIG_IGN) would not show;
+        # a batch worker ignores SIGINT (Ctrl-C is the coordinator's), and an ignored
+        # signal stays ignored across exec: the sigint test would fail every program.
+        # Through libc: Python's signal.signal() is for the main thread only.
+        for sig in RESET_SIGNALS:
+            _libc.signal(sig, None)           # SIG_DFL
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
         # If the grader itself is killed (SIGKILL, OOM), take the program with it:
         # without a box there is no pid namespace to do that for us.
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -260,6 +260,20 @@ def test_a_worker_killed_mid_grading_leaves_nothing_behind(tmp_path, tier):
     assert got["fine"].status is SubmissionStatus.GRADED
 
 
+@pytest.mark.parametrize("tier", ["auto", "none"])
+def test_a_batch_workers_programs_take_the_signals_a_shell_gives(tmp_path, tier):
+    """A worker ignores SIGINT (Ctrl-C is the coordinator's) and an ignored signal stays
+    ignored across exec: unsandboxed, every program once failed sigint in a batch."""
+    tcp = SUBMISSIONS / "tcp-echo"
+    root = link_class(tmp_path / "class", {"c": tcp / "c-correct-fork", "py": tcp / "py-correct-threads"})
+    options = GradeOptions(tier=tier, only=["sigint", "sigterm"])
+    with WorkerPool(SPECS / "tcp-echo.yaml", options, jobs=2) as pool:
+        got = {o.result.student: o.result for o in pool.results(sorted(root.iterdir()))}
+    for student, result in got.items():
+        assert {t.name: t.status.value for t in result.tests} == {"sigint": "passed", "sigterm": "passed"}, \
+            (student, [t.feedback for t in result.tests])
+
+
 def test_submissions_that_do_not_build_or_hold_nothing_are_in_the_gradebook(tmp_path):
     root = link_class(tmp_path / "class", {"good": UDP_SUBS / "py-correct"})
     (root / "broken").mkdir()
