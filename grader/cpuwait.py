@@ -22,7 +22,11 @@ program did with the time it was given, not how busy the machine was:
   :data:`MOST` times the deadline's own length.
 
 The largest delay of one thread is taken, not their sum: two threads kept
-waiting at the same time lost that time once.  A thread that started during
+waiting at the same time lost that time once.  And only what *others* took
+counts: a program whose own threads fill the processors (children spinning in a
+loop, a fork bomb) delays itself.  So the time is at most what the processors
+it may run on (its affinity) had left over after the program's own use: a
+program that used them all was not kept from anything.  A thread that started during
 the wait counts all its delay; one that ended during it counts none (its time
 is not known any more).  Where schedstat cannot be read (another system, a
 process the grader may not inspect) nothing is stretched.
@@ -31,6 +35,7 @@ process the grader may not inspect) nothing is stretched.
 from __future__ import annotations
 
 import os
+import time
 from typing import Callable, Iterable
 
 from .netinfo import descendants
@@ -39,9 +44,10 @@ from .netinfo import descendants
 MOST = 2.0
 
 
-def _run_delays(pids: Iterable[int]) -> dict[int, int]:
-    """Nanoseconds each thread of ``pids`` (and their descendants) has waited on a run queue."""
-    found: dict[int, int] = {}
+def _schedstats(pids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """(ns on a processor, ns waiting on a run queue) of every thread of ``pids`` and
+    their descendants."""
+    found: dict[int, tuple[int, int]] = {}
     seen: set[int] = set()
     for root in pids:
         for pid in descendants(root):
@@ -56,21 +62,39 @@ def _run_delays(pids: Iterable[int]) -> dict[int, int]:
                 try:
                     with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
                         fields = f.read().split()
-                    found[int(tid)] = int(fields[1])
+                    found[int(tid)] = (int(fields[0]), int(fields[1]))
                 except (OSError, IndexError, ValueError):
                     continue
     return found
 
 
+def _processors(pids: list[int]) -> int:
+    for pid in pids:
+        try:
+            return len(os.sched_getaffinity(pid))
+        except OSError:
+            continue
+    return os.cpu_count() or 1
+
+
 class CpuWait:
-    """Since its making, how long the programs of ``pids()`` were kept from a processor."""
+    """Since its making, how long others kept the programs of ``pids()`` from a processor."""
 
     def __init__(self, pids: Callable[[], list[int]]) -> None:
         self._pids = pids
-        self._start = _run_delays(pids())
+        self._t0 = time.monotonic()
+        self._start = _schedstats(pids())
 
     def seconds(self) -> float:
-        """The longest time one thread waited for a processor since the making (s)."""
-        now = _run_delays(self._pids())
-        most = max((delay - self._start.get(tid, 0) for tid, delay in now.items()), default=0)
-        return max(0, most) / 1e9
+        """The longest time one thread waited for a processor since the making, but no more
+        than the processors had left after the programs' own use (s)."""
+        pids = self._pids()
+        now = _schedstats(pids)
+        wall = time.monotonic() - self._t0
+        ran = waited = 0
+        for tid, (run, delay) in now.items():
+            run0, delay0 = self._start.get(tid, (0, 0))
+            ran += run - run0
+            waited = max(waited, delay - delay0)
+        left_over = _processors(pids) * wall - ran / 1e9
+        return max(0.0, min(waited / 1e9, left_over))

@@ -74,6 +74,25 @@ def test_the_wait_of_a_runnable_program_is_counted_and_a_sleeping_ones_is_not(ho
             p.wait()
 
 
+@needs_schedstat
+def test_a_program_that_keeps_itself_waiting_is_not_counted():
+    """Four busy processes of one program on one processor wait 3/4 of the time, but for
+    each other: the processor had nothing left over for anyone else."""
+    forks = ("import os, time\nos.sched_setaffinity(0, {0})\n"
+             "for _ in range(3):\n    if os.fork() == 0: break\n"
+             "end = time.monotonic() + 60\nwhile time.monotonic() < end: pass")
+    program = subprocess.Popen([sys.executable, "-c", forks], start_new_session=True)
+    try:
+        time.sleep(0.3)                        # all four running
+        meter = cpuwait.CpuWait(lambda: [program.pid])
+        time.sleep(1.0)
+        assert max(d for _, d in cpuwait._schedstats([program.pid]).values()) > 0.5e9
+        assert meter.seconds() < 0.1
+    finally:
+        os.killpg(program.pid, 9)
+        program.wait()
+
+
 SPEC = textwrap.dedent("""\
     assignment: busy
     role: server
