@@ -134,6 +134,7 @@ class TestScope:
         self.ctx: Context | None = None
         from .spin import SpinCheck
         self._spin = SpinCheck()                # looks at running threads' calls, now and then
+        self._cpu_wait = None                   # the last deadline's meter (grader.cpuwait)
 
     # ------------------------------------------------------------ the scope
 
@@ -199,7 +200,8 @@ class TestScope:
         if not live or d.clipped:
             return d
         from .cpuwait import MOST, CpuWait
-        return d.stretched_by(CpuWait(lambda: live).seconds, MOST * d.seconds, also=self.deadline)
+        self._cpu_wait = meter = CpuWait(live, since=self._cpu_wait)
+        return d.stretched_by(meter.seconds, MOST * d.seconds, also=self.deadline)
 
     def _own(self, prog: Program) -> Program:
         """The scope stops ``prog`` when it ends (before the sockets are reset: a reset

@@ -63,7 +63,7 @@ def test_the_wait_of_a_runnable_program_is_counted_and_a_sleeping_ones_is_not(ho
     asleep = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         time.sleep(0.3)                        # both started
-        busy_wait, sleep_wait = cpuwait.CpuWait(lambda: [busy.pid]), cpuwait.CpuWait(lambda: [asleep.pid])
+        busy_wait, sleep_wait = cpuwait.CpuWait([busy.pid]), cpuwait.CpuWait([asleep.pid])
         time.sleep(1.0)
         # Three busy loops on one processor: each waits about 2/3 of the time.
         assert busy_wait.seconds() > 0.3
@@ -84,7 +84,7 @@ def test_a_program_that_keeps_itself_waiting_is_not_counted():
     program = subprocess.Popen([sys.executable, "-c", forks], start_new_session=True)
     try:
         time.sleep(0.3)                        # all four running
-        meter = cpuwait.CpuWait(lambda: [program.pid])
+        meter = cpuwait.CpuWait([program.pid])
         time.sleep(1.0)
         assert max(d for _, d in cpuwait._schedstats([program.pid]).values()) > 0.5e9
         assert meter.seconds() < 0.1
