@@ -31,6 +31,7 @@ nothing on passing tests.  ``SOCKET_GRADER_EVIDENCE`` = ``replay`` (default),
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import weakref
@@ -76,70 +77,58 @@ def _shorten_strings(line: str) -> str:
     return _LONG_STRING.sub(lambda m: f'"{m[1]}"...', line)
 
 
+# What split_args looks at: a whole string (or one strace cut at the end of the line),
+# an opening or closing bracket, a comma.  Everything else is copied as it is.
+_ARG_MARKS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?$)|[{\[(]|[}\])]|,', re.DOTALL)
+
+
 def split_args(args: str) -> list[str]:
     """strace's argument list split at top-level commas (strings, {...}, [...] kept whole)."""
-    out, depth, cur, i, quote = [], 0, [], 0, False
-    while i < len(args):
-        ch = args[i]
-        if quote:
-            cur.append(ch)
-            if ch == "\\" and i + 1 < len(args):
-                cur.append(args[i + 1])
-                i += 1
-            elif ch == '"':
-                quote = False
-        elif ch == '"':
-            quote = True
-            cur.append(ch)
-        elif ch in "{[(":
+    out: list[str] = []
+    depth = start = 0
+    for m in _ARG_MARKS.finditer(args):
+        mark = m.group()
+        if mark[0] == '"':
+            continue
+        if mark in "{[(":
             depth += 1
-            cur.append(ch)
-        elif ch in "}])":
+        elif mark in "}])":
             depth -= 1
-            cur.append(ch)
-        elif ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-        i += 1
-    if cur or out:
-        out.append("".join(cur).strip())
+        elif depth == 0:
+            out.append(args[start:m.start()].strip())
+            start = m.end()
+    if start < len(args) or out:
+        out.append(args[start:].strip())
     return out
 
 
-_ESC = {"n": 10, "t": 9, "r": 13, "v": 11, "f": 12, "a": 7, "b": 8, "\\": 92, '"': 34, "'": 39}
+# A strace string: its body (escapes and all), then "..." when strace cut it.
+_STRING = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"(\.\.\.)?', re.DOTALL)
 
 
 def string_arg(tok: str) -> tuple[bytes, bool] | None:
-    """The bytes of a strace string argument, and whether strace cut it ("..."...)."""
+    """The bytes of a strace string argument, and whether strace cut it ("..."...).
+
+    strace writes the bytes as C escapes (\\n, \\t, \\x41, \\101, \\\\, \\"), the ones
+    Python's own escape decoder reads."""
     if not tok.startswith('"'):
         return None
-    out = bytearray()
-    i = 1
-    while i < len(tok):
-        ch = tok[i]
-        if ch == '"':
-            return bytes(out), tok[i + 1:].startswith("...")
-        if ch == "\\" and i + 1 < len(tok):
-            nxt = tok[i + 1]
-            if nxt == "x":
-                out.append(int(tok[i + 2:i + 4], 16))
-                i += 4
-                continue
-            if nxt.isdigit():
-                j = i + 1
-                while j < len(tok) and j < i + 4 and tok[j] in "01234567":
-                    j += 1
-                out.append(int(tok[i + 1:j], 8) & 0xFF)
-                i = j
-                continue
-            out.append(_ESC.get(nxt, ord(nxt)))
-            i += 2
-            continue
-        out += ch.encode("latin-1", "replace")
-        i += 1
-    return bytes(out), True
+    m = _STRING.match(tok)
+    if m is None:                       # no closing quote: the line itself was cut
+        return _unescape(tok[1:]), True
+    return _unescape(m[1]), m[2] is not None
+
+
+def _unescape(body: str) -> bytes:
+    if "\\" not in body:
+        return body.encode("latin-1", "replace")
+    tail = b""
+    if (len(body) - len(body.rstrip("\\"))) % 2:
+        body, tail = body[:-1], b"\\"    # a lone backslash where the line was cut
+    try:
+        return codecs.escape_decode(body.encode("latin-1", "replace"))[0] + tail
+    except ValueError:                  # an escape cut in the middle (\\x4): drop it
+        return _unescape(body[:body.rindex("\\")])
 
 
 def _int(tok: str) -> int | None:
@@ -241,7 +230,8 @@ def story(calls: list[Call]) -> Story:
         elif c.fd is not None and c.fd in t:
             s = t[c.fd]
             s.calls.append(c)
-            if c.name in RECV | SEND and len(args) >= 2:
+            args = split_args(c.args) if c.name in RECV | SEND else []
+            if len(args) >= 2:
                 out = c.name in SEND
                 shown = string_arg(args[1]) or (b"", True)
                 asked = _int(args[2]) if len(args) > 2 else None
@@ -579,7 +569,8 @@ def rule_error_on_stdout(st: Story) -> list[Finding]:
         return []
     for c in st.calls:
         if c.name == "write" and c.fd == 1:
-            data = string_arg(split_args(c.args)[1]) if len(split_args(c.args)) > 1 else None
+            parts = split_args(c.args)
+            data = string_arg(parts[1]) if len(parts) > 1 else None
             if data and _ERRORISH.search(data[0]):
                 end = [x for x in st.calls if x.name in ("exit_group", "+++ exit")][:1]
                 to_stderr = [x for x in st.calls if x.name == "write" and x.fd == 2]

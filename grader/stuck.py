@@ -54,6 +54,7 @@ import ctypes
 import fcntl
 import os
 import platform
+import re
 import select
 import socket
 import struct
@@ -339,12 +340,15 @@ def _connecting(pid: int) -> bool:
     for table in ("tcp", "tcp6"):
         try:
             with open(f"/proc/{pid}/net/{table}") as f:
-                next(f, None)
-                if any(line.split()[3] == "03" for line in f if len(line.split()) > 3):
+                if _SYN_RECV.search(f.read()):
                     return True
         except OSError:
             continue
     return False
+
+
+# A line of /proc/net/tcp{,6} whose state (the fourth field) is 03, SYN_RECV.
+_SYN_RECV = re.compile(r"^\s*\d+:\s+\S+\s+\S+\s+03\s", re.MULTILINE)
 
 
 def _all_sent(pid: int) -> bool:

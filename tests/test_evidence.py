@@ -44,6 +44,17 @@ def test_parse_joins_unfinished_calls_and_keeps_blocked_ones():
 def test_string_args_decode_strace_escapes():
     assert evidence.string_arg('"AB\\0CD\\377\\n"') == (b"AB\0CD\xff\n", False)
     assert evidence.string_arg('"abc"...') == (b"abc", True)
+    assert evidence.string_arg('"\\x41\\101\\t\\\\\\""') == (b"AA\t\\\"", False)
+    # a line strace (or a killed tracee) cut in the middle of a string or an escape
+    assert evidence.string_arg('"ab\\x4') == (b"ab", True)
+    assert evidence.string_arg('"ab\\') == (b"ab\\", True)
+
+
+def test_arguments_split_at_top_level_commas_only():
+    assert evidence.split_args('3, "a, \\"b", 5, {sa_family=AF_INET, sin_port=htons(80)}, [16]') == \
+        ['3', '"a, \\"b"', '5', '{sa_family=AF_INET, sin_port=htons(80)}', '[16]']
+    assert evidence.split_args('4, "cut, here') == ['4', '"cut, here']
+    assert evidence.split_args('') == []
 
 
 def test_udp_reply_of_the_buffers_size():
