@@ -190,7 +190,7 @@ class TestScope:
         if not live:
             return None
         from .stuck import stuck
-        return stuck(live, self._spin)
+        return stuck(live, self._spin, getattr(self.p.box, "box_pids", None))
 
     def stretch(self, d: Deadline) -> Deadline:
         """``d``, to be moved on by the time the test's live programs wait for a processor

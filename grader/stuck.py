@@ -105,20 +105,27 @@ class Blocked:
 
 
 def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list[Blocked] | None]
-          | None = None) -> list[Blocked] | None:
+          | None = None, box: Callable[[], list[int]] | None = None) -> list[Blocked] | None:
     """Every thread of ``roots`` and their descendants blocked for good (how), else None.
 
     ``spinning([(pid, tid)])`` judges the threads that are running (see
-    :mod:`grader.spin`); without it a running thread means "may act"."""
+    :mod:`grader.spin`); without it a running thread means "may act".  ``box()``:
+    every process of the sandbox the programs run in, where the processes of their
+    network are looked for (else among all the machine's)."""
     if not CALLS:
         return None
     found: list[Blocked] = []
     running: list[tuple[int, int]] = []
     any_thread = False
     # A zombie (or a process gone meanwhile) holds nothing and does nothing.
-    pids = [pid for pid in _processes(roots) if _state(pid, pid) not in ("Z", "X")]
+    pids = [pid for pid in _processes(roots, box) if _state(pid, pid) not in ("Z", "X")]
+    nets = {}
     for pid in pids:
-        if _connecting(pid) or not _all_sent(pid):
+        nets.setdefault(_netns(pid), pid)       # one look at each network's connections
+    if any(_connecting(pid) for pid in nets.values()):
+        return None
+    for pid in pids:
+        if not _all_sent(pid):
             return None
     for pid in pids:
         threads = _threads_of(pid)
@@ -155,10 +162,11 @@ def describe(blocked: list[Blocked]) -> str:
 
 # ------------------------------------------------------------------ /proc
 
-def _processes(roots: Iterable[int]) -> list[int]:
+def _processes(roots: Iterable[int], box: Callable[[], list[int]] | None = None) -> list[int]:
     """The programs' processes: their trees, and when they have a network of their own
-    (a test's world), every process in it.  The kernel's list of a process's children
-    can miss one being forked while it is read; the network namespace cannot."""
+    (a test's world), every process in it: among ``box()`` if given, else among all
+    the machine's.  A process whose parent exited (a daemon's double fork) is no
+    longer in its tree; it is still in the network."""
     found: list[int] = []
     for root in roots:
         for pid in descendants(root):
@@ -167,9 +175,11 @@ def _processes(roots: Iterable[int]) -> list[int]:
     own = _netns(os.getpid())
     nets = {n for n in (_netns(r) for r in roots) if n is not None and n != own}
     if nets:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) not in found and _netns(int(entry)) in nets:
-                found.append(int(entry))
+        candidates = box() if box is not None else \
+            [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+        for pid in candidates:
+            if pid not in found and _netns(pid) in nets:
+                found.append(pid)
     return found
 
 
