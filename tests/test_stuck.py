@@ -169,3 +169,41 @@ def test_a_program_that_computes_keeps_the_deadline(tmp_path):
     assert t.status is TestStatus.FAILED
     assert "nothing can come any more" not in t.feedback
     assert t.duration > 1.9, t.duration
+
+
+def test_a_proven_spinner_runs_only_on_an_idle_processor():
+    """Two looks saw it loop on recv() == 0: it can never act, so it no longer takes a
+    processor from the rest of the grading (SCHED_IDLE)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from grader.spin import EVERY, SpinCheck
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen()
+    spinner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""\
+        import socket
+        c = socket.create_connection(("127.0.0.1", {ls.getsockname()[1]}))
+        while True:
+            c.recv(100)
+        """)])
+    try:
+        peer, _ = ls.accept()
+        peer.close()                                   # end of stream: recv() returns 0 from now on
+        threads = [(spinner.pid, spinner.pid)]
+        check = SpinCheck()
+        assert check(threads) is None                  # the first look only once it has run EVERY
+        seen = None
+        end = time.monotonic() + 10
+        while seen is None and time.monotonic() < end:
+            time.sleep(EVERY)
+            seen = check(threads)
+        assert seen and seen[0].call == "recv() == 0 loop"
+        assert os.sched_getscheduler(spinner.pid) == os.SCHED_IDLE
+    finally:
+        spinner.kill()
+        spinner.wait()
+        ls.close()
