@@ -28,8 +28,10 @@ loop, a fork bomb) delays itself.  So the time is at most what the processors
 it may run on (its affinity) had left over after the program's own use: a
 program that used them all was not kept from anything.  A thread that started during
 the wait counts all its delay; one that ended during it counts none (its time
-is not known any more).  Where schedstat cannot be read (another system, a
-process the grader may not inspect) nothing is stretched.
+is not known any more).  A thread at idle priority (a proven spinner, see
+:mod:`grader.spin`) waits by design and is not counted.  Where schedstat
+cannot be read (another system, a process the grader may not inspect) nothing
+is stretched.
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ def _schedstats(pids: Iterable[int]) -> dict[int, tuple[int, int]]:
     return found
 
 
+def _idle(tid: int) -> bool:
+    """A thread put at idle priority (a proven spinner, grader.spin): it waits for a
+    processor by design, and can never act anyway."""
+    try:
+        return os.sched_getscheduler(tid) == os.SCHED_IDLE
+    except (OSError, AttributeError):
+        return False
+
+
 def _processors(pids: list[int]) -> int:
     for pid in pids:
         try:
@@ -105,6 +116,7 @@ class CpuWait:
         for tid, (run, delay) in now.items():
             run0, delay0 = self._start.get(tid, (0, 0))
             ran += run - run0
-            waited = max(waited, delay - delay0)
+            if not _idle(tid):
+                waited = max(waited, delay - delay0)
         left_over = _processors(pids) * wall - ran / 1e9
         return max(0.0, min(waited / 1e9, left_over))

@@ -75,6 +75,21 @@ def test_the_wait_of_a_runnable_program_is_counted_and_a_sleeping_ones_is_not(ho
 
 
 @needs_schedstat
+def test_a_thread_at_idle_priority_is_not_counted(hogs_on_cpu0):
+    """A proven spinner runs at idle priority (grader.spin): it waits by design."""
+    spinner = subprocess.Popen([sys.executable, "-c", HOG])
+    try:
+        os.sched_setscheduler(spinner.pid, os.SCHED_IDLE, os.sched_param(0))
+        meter = cpuwait.CpuWait([spinner.pid])
+        time.sleep(1.0)
+        assert cpuwait._schedstats([spinner.pid])[spinner.pid][1] - meter._start[spinner.pid][1] > 0.5e9
+        assert meter.seconds() < 0.05
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+@needs_schedstat
 def test_a_program_that_keeps_itself_waiting_is_not_counted():
     """Four busy processes of one program on one processor wait 3/4 of the time, but for
     each other: the processor had nothing left over for anyone else."""
