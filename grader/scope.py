@@ -183,10 +183,13 @@ class TestScope:
         if self.p._refdir is not None:
             self.p._refdir.restore(self.p.box.prepare_workdir)
 
+    def _live_pids(self) -> list[int]:
+        return [p.proc.pid for p in self._programs if p.proc is not None and p.exit_status() is None]
+
     def stuck(self) -> list | None:
         """Kernel evidence that no program of the test can act before the grader does
         (see :mod:`grader.stuck`), or None when one may (or nothing can be told)."""
-        live = [p.proc.pid for p in self._programs if p.proc is not None and p.exit_status() is None]
+        live = self._live_pids()
         if not live:
             return None
         from .stuck import stuck
@@ -196,7 +199,7 @@ class TestScope:
         """``d``, to be moved on by the time the test's live programs wait for a processor
         from now on (see :mod:`grader.cpuwait`), and the test's own limit with it.  A
         deadline that limit cut short stays as it is: the limit is the test's."""
-        live = [p.proc.pid for p in self._programs if p.proc is not None and p.exit_status() is None]
+        live = self._live_pids()
         if not live or d.clipped:
             return d
         from .cpuwait import MOST, CpuWait
