@@ -157,9 +157,11 @@ def _stuck_detail(ctx: Context) -> list[str]:
     return [f"it cannot come: {describe(ctx.stuck)}"] if ctx.stuck else []
 
 
-def _waited(ctx: Context, d: Deadline) -> str:
-    """How a wait on the program ended: its whole time, or early on evidence."""
-    return "waited, but nothing can come any more," if ctx.stuck else f"waited {_within(d)}"
+def _waited(ctx: Context, d: Deadline, what: str) -> str:
+    """How a wait (``what``: "on a for 12 bytes") on the program ended: after its whole
+    time, or early on evidence."""
+    return f"waited {what}, but nothing can come any more" if ctx.stuck else \
+        f"waited {_within(d)} {what}"
 
 
 def _payload(ctx: Context, args: dict) -> bytes:
@@ -390,7 +392,7 @@ def do_expect(ctx: Context, step: Step) -> None:
     causes = _program_gone(ctx) + causes
     diverged = expected is not None and got != expected[:len(got)]
     if not ok and not sock.eof:
-        msg = f"{_waited(ctx, d)} on {sock.name} for {what}; {len(got)} bytes came"
+        msg = f"{_waited(ctx, d, f'on {sock.name} for {what}')}; {len(got)} bytes came"
         details = _stuck_detail(ctx) + details
     elif diverged:
         # How many bytes came before the difference showed depends on timing: say
@@ -456,7 +458,7 @@ def _expect_line(ctx: Context, sock: TcpConn, args: dict, d: Deadline) -> None:
         nl = b"\n"
         want = (f"a line {show((args.get('line') or '').encode() + nl)}" if "line" in args
                 else f"a line matching /{args['regex']}/")
-        raise StepFailed(f"{_waited(ctx, d)} on {sock.name} for {want}",
+        raise StepFailed(_waited(ctx, d, f"on {sock.name} for {want}"),
                          _program_gone(ctx) + ([_closed_early(ctx, "receiving")] if sock.eof else []),
                          [f"got: {show(got) if got else '(nothing)'}"] + _stuck_detail(ctx))
     idx = sock.inbuf.index(b"\n")
@@ -556,8 +558,8 @@ def do_expect_eof(ctx: Context, step: Step) -> None:
                            "closed its own: when recv() returns 0, close() the socket", "no-close"))
     elif ctx.spec.role == "client" and not causes:
         causes.append(NO_SHUTDOWN)
-    raise StepFailed(f"{_waited(ctx, d)} on {sock.name} for the end of the stream "
-                     f"(the peer closing or shutting down)", causes, _stuck_detail(ctx))
+    raise StepFailed(_waited(ctx, d, f"on {sock.name} for the end of the stream (the peer "
+                                     "closing or shutting down)"), causes, _stuck_detail(ctx))
 
 
 def do_expect_open(ctx: Context, step: Step) -> None:
@@ -594,7 +596,7 @@ def do_echo_back(ctx: Context, step: Step) -> None:
         if not ctx.net.pump(d, lambda: bool(sock.inbuf) or sock.eof, give_up=give_up):
             causes = _program_gone(ctx) or [NO_SHUTDOWN]
             raise StepFailed(f"echoed {plural(sock.sent_total, 'byte')} on {sock.name}, then "
-                             f"{_waited(ctx, d)} for more or for the end of the stream", causes,
+                             + _waited(ctx, d, "for more or for the end of the stream"), causes,
                              _stuck_detail(ctx))
         if sock.inbuf:
             sock.queue(bytes(sock.inbuf))

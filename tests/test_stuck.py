@@ -104,7 +104,9 @@ def test_a_late_answer_within_the_deadline_still_passes(tmp_path, code):
 def test_an_end_of_stream_that_cannot_come_ends_the_wait_at_once(tmp_path, no_replays):
     t = _grade(tmp_path, KEEPS_IT_OPEN)
     assert t.status is TestStatus.FAILED
-    assert "nothing can come any more" in t.feedback
+    # (one sentence: what was waited for, then that it cannot come)
+    assert "waited on a for the end of the stream (the peer closing or shutting down), but " \
+        "nothing can come any more" in t.feedback, t.feedback
     assert "accept() on port 5001 with no client waiting" in t.feedback
     assert "no-close" in t.diagnoses             # the same cause as after the whole wait
     assert t.duration < 1.5, t.duration         # not the step's 2 s
