@@ -207,5 +207,17 @@ def grade_many(spec_path: Path, folders: list[Path], *, jobs: int, options: Grad
             yield outcome.result
 
 
+def grade_each(tasks: Sequence[tuple[Path, Path]], *, jobs: int, options: GradeOptions,
+               target: GradeFn = grade_to_dict) -> Iterator[SubmissionResult]:
+    """Grade each ``(spec path, folder)`` with ``jobs`` workers shared by all the
+    assignments, writing nothing; yield each result as it finishes (its ``assignment``
+    says which spec it was graded against)."""
+    if not tasks:
+        return
+    with WorkerPool(Path(tasks[0][0]), options, jobs=jobs, target=target) as pool:
+        for outcome in pool.each(list(tasks)):
+            yield outcome.result
+
+
 __all__ = ["BatchResult", "Plan", "Shard", "crashed", "default_jobs", "find_submissions",
-           "grade_many", "plan", "run_batch", "shard_index"]
+           "grade_each", "grade_many", "plan", "run_batch", "shard_index"]

@@ -3,9 +3,11 @@
 Theory of operation
 -------------------
 Each worker is a process started with ``spawn`` (it begins clean: no inherited
-threads, locks or sockets), loads the spec once, then grades one submission at
-a time: the pool sends ``(folder, student)`` on the worker's own pipe and the
-worker answers with the result as a plain dict.  Because the pool always knows
+threads, locks or sockets), then grades one submission at a time: the pool
+sends ``(spec path, folder, student)`` on the worker's own pipe and the worker
+answers with the result as a plain dict.  A worker loads each spec once; one
+pool can grade the submissions of several assignments (``each``), so that its
+workers stay busy to the end instead of idling at the end of each assignment.  Because the pool always knows
 which submission each worker holds:
 
 * a worker that dies (killed, out of memory, a crash in C code) takes down only
@@ -22,7 +24,9 @@ dir removed.  A worker that has not exited ``STOP_GRACE`` seconds after
 SIGTERM is killed.  ``PR_SET_PDEATHSIG`` sends a worker SIGTERM if the
 coordinator dies.  While the pool runs, the coordinator is a child subreaper,
 so whatever a killed worker left behind is re-parented to it and killed when
-the pool shuts down.  Each worker makes its temporary files (the engine's work
+the pool shuts down (not the workers of another pool of the same process: the
+sweep leaves every live ``multiprocessing`` child alone, and the subreaper
+flag stays set while any pool runs).  Each worker makes its temporary files (the engine's work
 dirs) in a folder of its own, which the coordinator removes when the worker
 is gone: a killed worker leaves no files either.
 """
@@ -34,6 +38,7 @@ import multiprocessing
 import os
 import signal
 import tempfile
+import threading
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
@@ -111,7 +116,7 @@ def _on_sigterm(_signum: int, _frame: object) -> None:
     raise Cancelled()
 
 
-def _worker_main(conn: Connection, spec_path: str, options: dict, target: GradeFn,
+def _worker_main(conn: Connection, options: dict, target: GradeFn,
                  coordinator: int, temp_dir: str) -> None:
     # The engine's work dirs go here.  Not through $TMPDIR: the students' programs
     # keep the environment they would get anyway.
@@ -122,18 +127,23 @@ def _worker_main(conn: Connection, spec_path: str, options: dict, target: GradeF
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != coordinator:      # it died before PDEATHSIG was set
         return
+    specs: dict[str, Spec] = {}
     try:
-        spec = load_spec(spec_path)
         while True:
             task = conn.recv()
             if task is None:
                 return
-            folder, student = task
+            spec_path, folder, student = task
             try:
+                if spec_path not in specs:
+                    specs[spec_path] = load_spec(spec_path)
+                spec = specs[spec_path]
                 result = target(spec, folder, student, options)
             except Exception as e:      # the grader failed on this one: report it, go on
                 detail = "".join(traceback.format_exception_only(type(e), e)).strip()
-                result = crashed(spec, Path(folder), student,
+                if spec_path not in specs:
+                    raise                # the pool loaded it first: this cannot be the spec
+                result = crashed(specs[spec_path], Path(folder), student,
                                  f"the grader failed on this submission: {detail}").to_dict()
             conn.send(result)
     except (Cancelled, EOFError, BrokenPipeError, KeyboardInterrupt):
@@ -149,6 +159,7 @@ class _Worker:
     temp_dir: Path
     folder: Path | None = None
     student: str = ""
+    spec: Spec | None = None             # the spec of the submission it holds
     watchdog: Deadline | None = None
     kill_at: Deadline | None = None      # set once it was asked to stop
     tasks: int = 0                       # gradings given to it
@@ -166,30 +177,60 @@ class Outcome:
     result: SubmissionResult
 
 
+class _Subreaper:
+    """The process's child-subreaper flag, shared by the pools that run in it: set while
+    any runs, and put back as it was found when the last one stops.  (The flag belongs to
+    the process, so this count does too; one pool stopping must not unset it under
+    another.)"""
+
+    _lock = threading.Lock()
+    _users = 0
+    _was_set = False
+
+    @classmethod
+    def take(cls) -> None:
+        with cls._lock:
+            if cls._users == 0:
+                flag = ctypes.c_int(0)
+                try:
+                    libc = ctypes.CDLL(None, use_errno=True)
+                    libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
+                except (OSError, AttributeError):
+                    pass
+                cls._was_set = bool(flag.value)
+                _prctl(PR_SET_CHILD_SUBREAPER, 1)
+            cls._users += 1
+
+    @classmethod
+    def give_back(cls) -> None:
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0 and not cls._was_set:
+                _prctl(PR_SET_CHILD_SUBREAPER, 0)
+
+
 @dataclass
 class _Reaper:
     """Makes the coordinator a child subreaper while the pool runs (see the docstring)."""
 
     before: set[int] = field(default_factory=set)
-    was_set: bool = False
+    taken: bool = False
 
     def start(self) -> None:
-        flag = ctypes.c_int(0)
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-        self.was_set = bool(flag.value)
         self.before = {p.pid for p in psutil.Process().children()}
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        _Subreaper.take()
+        self.taken = True
 
     def sweep(self, keep: set[int]) -> None:
         """Kill and reap our children that are neither ``keep`` nor older than the pool."""
         deadline = Deadline.after(KILL_GRACE, "leftovers of killed workers to exit")
         while not deadline.expired:
+            # Live multiprocessing children are workers (of this pool, still in ``keep``,
+            # or of another pool of this process): not orphans.
+            workers = {p.pid for p in multiprocessing.active_children()}
             orphans = [p for p in psutil.Process().children()
-                       if p.pid not in self.before and p.pid not in keep and not _is_tracker(p)]
+                       if p.pid not in self.before and p.pid not in keep | workers
+                       and not _is_tracker(p)]
             if not orphans:
                 return
             for p in orphans:
@@ -205,8 +246,9 @@ class _Reaper:
                     pass
 
     def stop(self) -> None:
-        if not self.was_set:
-            _prctl(PR_SET_CHILD_SUBREAPER, 0)
+        if self.taken:
+            self.taken = False
+            _Subreaper.give_back()
 
 
 def _descendants(p: psutil.Process) -> list[psutil.Process]:
@@ -250,10 +292,11 @@ class WorkerPool:
                  temp_root: Path | None = None) -> None:
         self.spec_path = Path(spec_path)
         self.spec = load_spec(self.spec_path)
+        self._specs: dict[Path, Spec] = {self.spec_path: self.spec}
         self.options = {k: v for k, v in vars(options).items() if k not in ("on_test", "student")}
         self.jobs = max(1, jobs)
         self.target = target
-        self.watchdog = watchdog if watchdog is not None else watchdog_seconds(self.spec)
+        self.watchdog = watchdog              # None: each spec's own (watchdog_seconds)
         self.grace = grace
         self.max_tasks = max(1, max_tasks)
         self.temp_root = temp_root
@@ -276,7 +319,7 @@ class WorkerPool:
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(
             target=_worker_main, name="socket-grader worker", daemon=True,
-            args=(child, str(self.spec_path), self.options, self.target, os.getpid(),
+            args=(child, self.options, self.target, os.getpid(),
                   str(temp_dir)))
         # Blocked across the start so that a Ctrl-C in that instant is neither lost
         # here nor delivered to the new worker before it ignores SIGINT.
@@ -296,11 +339,19 @@ class WorkerPool:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         return w
 
-    def _assign(self, w: _Worker, folder: Path) -> None:
-        w.folder, w.student = folder, folder.name
+    def _spec(self, path: Path) -> Spec:
+        if path not in self._specs:
+            self._specs[path] = load_spec(path)
+        return self._specs[path]
+
+    def _watchdog(self, spec: Spec) -> float:
+        return self.watchdog if self.watchdog is not None else watchdog_seconds(spec)
+
+    def _assign(self, w: _Worker, spec_path: Path, folder: Path) -> None:
+        w.folder, w.student, w.spec = folder, folder.name, self._spec(spec_path)
         w.tasks += 1
-        w.watchdog = Deadline.after(self.watchdog, f"grading {folder.name}")
-        w.conn.send((str(folder), folder.name))
+        w.watchdog = Deadline.after(self._watchdog(w.spec), f"grading {folder.name}")
+        w.conn.send((str(spec_path), str(folder), folder.name))
 
     def _retire(self, w: _Worker) -> None:
         """Forget a worker that has exited, and remove its temp folder."""
@@ -328,7 +379,16 @@ class WorkerPool:
 
     # -- the main loop
     def results(self, folders: list[Path]) -> Iterator[Outcome]:
-        queue = deque(folders)
+        """Grade ``folders`` against the pool's spec."""
+        return self.each([(self.spec_path, f) for f in folders])
+
+    def each(self, tasks: list[tuple[Path, Path]]) -> Iterator[Outcome]:
+        """Grade each ``(spec path, folder)``, in that order, whatever the assignment
+        (a spec that does not load raises before any grading starts)."""
+        tasks = [(Path(spec_path), folder) for spec_path, folder in tasks]
+        for spec_path, _ in tasks:
+            self._spec(spec_path)
+        queue = deque(tasks)
         while queue or any(w.busy for w in self.workers):
             while queue:
                 idle = next((w for w in self.workers if not w.busy and w.kill_at is None), None)
@@ -337,7 +397,7 @@ class WorkerPool:
                         break
                     idle = self._start_worker()
                 try:
-                    self._assign(idle, queue[0])
+                    self._assign(idle, *queue[0])
                 except (OSError, ValueError):        # it died while idle: start another
                     self._retire_dead(idle)
                     continue
@@ -376,6 +436,7 @@ class WorkerPool:
             if not w.process.is_alive():
                 self._retire(w)
             return None
+        spec = w.spec or self.spec
         if w.conn.poll():
             try:
                 doc = w.conn.recv()
@@ -384,7 +445,7 @@ class WorkerPool:
                 return self._died(w, folder)
             except Exception as e:               # an unreadable answer: that grading crashed
                 w.folder = None
-                return Outcome(folder, crashed(self.spec, folder, w.student,
+                return Outcome(folder, crashed(spec, folder, w.student,
                                                f"the grader failed on this submission: {e}"))
             w.folder = None
             if w.tasks >= self.max_tasks:
@@ -394,11 +455,11 @@ class WorkerPool:
             return self._died(w, folder)
         if w.watchdog and w.watchdog.expired:
             self._stop(w)
-            why = (f"grading did not finish within {self.watchdog:g} s (the spec allows "
-                   f"{self.spec.limits['build']:g} s to build and {self.spec.limits['total']:g} s "
+            why = (f"grading did not finish within {self._watchdog(spec):g} s (the spec allows "
+                   f"{spec.limits['build']:g} s to build and {spec.limits['total']:g} s "
                    "for the tests) and was stopped; this is likely a grader problem, not the "
                    "program's")
-            return Outcome(folder, crashed(self.spec, folder, w.student, why,
+            return Outcome(folder, crashed(spec, folder, w.student, why,
                                            SubmissionStatus.TIMED_OUT))
         return None
 
@@ -406,7 +467,7 @@ class WorkerPool:
         w.process.join(KILL_GRACE)
         why = f"the grader failed on this submission: {_how_it_died(w.process)}"
         self._retire(w)
-        return Outcome(folder, crashed(self.spec, folder, w.student, why))
+        return Outcome(folder, crashed(w.spec or self.spec, folder, w.student, why))
 
     # -- stopping
     def shutdown(self) -> None:

@@ -25,7 +25,7 @@ from grader.batch import Shard, shard_index
 from grader.engine import GradeOptions
 from grader.resultstore import ResultStore, read_result_file, submission_hash
 from grader.results import SubmissionResult, SubmissionStatus
-from grader.spec import Spec
+from grader.spec import Spec, load_spec
 from grader.workers import WorkerPool, grade_to_dict
 from runs import BROKEN_C, env_with, grader
 
@@ -212,6 +212,79 @@ def test_a_dying_or_hanging_grading_takes_down_only_its_own_submission(tmp_path)
     assert got["raises"].status is SubmissionStatus.CRASHED and "a bug in the grader" in got["raises"].message
     for n in ("hangs", "stubborn"):
         assert got[n].status is SubmissionStatus.TIMED_OUT and "did not finish within 4 s" in got[n].message
+
+
+def waits_for_its_file(spec: Spec, folder: str, student: str, options: dict) -> dict:
+    """A grading that lasts until its folder holds a file named "go" (or 20 s)."""
+    deadline = time.monotonic() + 20
+    while not (Path(folder) / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return _graded(spec, folder, student)
+
+
+def test_two_pools_in_one_process_leave_each_others_workers_alone(tmp_path):
+    """A pool that ends kills what killed workers left behind: never the live workers of
+    another pool of the same process (a library user may run two batches at once), nor
+    does it take the subreaper flag from under it."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    quick = tmp_path / "quick"
+    quick.mkdir()
+    (quick / "go").touch()
+    first = WorkerPool(SPECS / "tcp-echo.yaml", GradeOptions(), jobs=1, target=waits_for_its_file)
+    second = WorkerPool(UDP, GradeOptions(), jobs=1, target=waits_for_its_file)
+    got: list = []
+    grading = threading.Thread(target=lambda: got.extend(second.results([slow])))
+    first.__enter__()
+    try:
+        with second:
+            grading.start()                     # the second pool's worker starts after the first
+            try:
+                assert _poll(lambda: any(w.busy for w in second.workers), 20)
+                worker = second.workers[0].process.pid
+                [done] = list(first.results([quick]))
+                assert done.result.status is SubmissionStatus.GRADED
+                first.__exit__(None, None, None)    # the first ends while the second works
+                assert psutil.pid_exists(worker), "the first pool killed the second's worker"
+                assert psutil.Process(worker).status() != psutil.STATUS_ZOMBIE
+                assert _subreaper() == 1
+            finally:
+                (slow / "go").touch()
+                grading.join(30)
+    finally:
+        first.__exit__(None, None, None)        # (again, if an assertion failed: harmless)
+    assert [(o.result.assignment, o.result.status) for o in got] == [("udp-echo", SubmissionStatus.GRADED)]
+    assert _subreaper() == 0
+
+
+def _subreaper() -> int:
+    flag = ctypes.c_int(-1)
+    ctypes.CDLL(None, use_errno=True).prctl(37, ctypes.byref(flag), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER
+    return flag.value
+
+
+def test_one_pool_grades_the_submissions_of_several_assignments(tmp_path):
+    """Each submission is graded against its own spec (its assignment, its points)."""
+    tasks = [(SPECS / "tcp-echo.yaml", tmp_path / "a"), (UDP, tmp_path / "b"),
+             (SPECS / "tcp-echo.yaml", tmp_path / "c")]
+    for _, folder in tasks:
+        folder.mkdir()
+        (folder / "go").touch()
+    with WorkerPool(UDP, GradeOptions(), jobs=2, target=waits_for_its_file) as pool:
+        got = {Path(o.result.submission).name: o.result for o in pool.each(tasks)}
+    assert {n: r.assignment for n, r in got.items()} == {"a": "tcp-echo", "b": "udp-echo",
+                                                       "c": "tcp-echo"}
+    assert got["a"].max_score == load_spec(SPECS / "tcp-echo.yaml").total_points
+    assert got["b"].max_score == load_spec(UDP).total_points
+
+
+def _poll(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
 
 
 def kill_me_once_the_program_runs() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SPECS, sample_dirs
-from grader.batch import grade_many
+from grader.batch import grade_each
 from grader.engine import GradeOptions
 
 REPEAT = int(os.environ.get("SOCKET_GRADER_REPEAT", "20"))
@@ -60,15 +60,14 @@ def test_every_sample_gets_the_same_verdict_every_time(cpu_hogs):
     samples = {a: [p for p in sample_dirs(a) if not PREFIXES or p.name.startswith(PREFIXES)]
                for a in assignments}                      # the same samples every round
     for round_ in range(REPEAT):
-        for assignment in assignments:
-            for r in grade_many(SPECS / f"{assignment}.yaml", samples[assignment],
-                                jobs=JOBS, options=GradeOptions()):
-                failed = tuple(sorted(t.name for t in r.tests if not t.passed))
-                key = f"{assignment}/{Path(r.submission).name}"
-                verdicts[key][(r.score, failed)] += 1
-                # What a failed test said, the first time each verdict was seen: a flip is
-                # then reported with its feedback, so its cause can be found.
-                said.setdefault((key, failed), {t.name: t.feedback for t in r.tests if not t.passed})
+        tasks = [(SPECS / f"{a}.yaml", sample) for a in assignments for sample in samples[a]]
+        for r in grade_each(tasks, jobs=JOBS, options=GradeOptions()):
+            failed = tuple(sorted(t.name for t in r.tests if not t.passed))
+            key = f"{r.assignment}/{Path(r.submission).name}"
+            verdicts[key][(r.score, failed)] += 1
+            # What a failed test said, the first time each verdict was seen: a flip is
+            # then reported with its feedback, so its cause can be found.
+            said.setdefault((key, failed), {t.name: t.feedback for t in r.tests if not t.passed})
         unstable = sorted(k for k, v in verdicts.items() if len(v) > 1)
         print(f"round {round_ + 1}/{REPEAT}: {len(verdicts)} samples, unstable so far: {unstable}", flush=True)
     unstable = {k: dict(v) for k, v in verdicts.items() if len(v) > 1}
