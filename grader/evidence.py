@@ -384,15 +384,21 @@ def rule_fork_keeps_fd(st: Story) -> list[Finding]:
     return []
 
 
+def recv_zero_spin(calls: list[Call]) -> Finding:
+    # (How many calls were seen depends on timing: not said, so the feedback is the same
+    # every run.)
+    return Finding(
+        "recv-zero-spin",
+        "recv() returned 0 and was not treated as end of stream: the program called it again "
+        "and again, getting 0 each time; 0 means the client closed: close() the socket then",
+        calls[:3])
+
+
 def rule_recv_zero(st: Story) -> list[Finding]:
     for s in st.conns:
         zeros = [io for io in s.io if not io.out and io.result == 0]
         if len(zeros) >= 3:
-            return [Finding(
-                "recv-zero-spin",
-                f"recv() returned 0 and was not treated as end of stream: the program called it "
-                f"again, {len(zeros)} times or more; 0 means the client closed: close() the socket then",
-                [z.call for z in zeros[:3]])]
+            return [recv_zero_spin([z.call for z in zeros])]
         if zeros and s.closed_by and s.kind == "conn":
             return [Finding("", "", [], ("no-close",))]        # it closed after recv() == 0
     return []
@@ -695,6 +701,13 @@ def explain(prepared, test, seed: int, total, out, scope=None):
         return out
     f.evidence, f.evidence_note = "outside", ""
     traces: list[list[Call]] | None = None
+    spun = _spin_seen(f)
+    if spun:
+        # The look that proved the spin watched the calls: they are the evidence, and a
+        # replay (a spinning loop under strace, for every failed test) would cost seconds.
+        f.evidence = "calls"
+        apply(f, [recv_zero_spin(spun)], stderr=out.stderr_tail, stdout=out.stdout_tail)
+        return out
     if scope is not None and getattr(scope, "trace", False):
         traces = _traces_of(scope)
     else:
@@ -725,6 +738,18 @@ def explain(prepared, test, seed: int, total, out, scope=None):
     f.evidence = "calls"
     apply(f, findings_of(traces), stderr=out.stderr_tail, stdout=out.stdout_tail)
     return out
+
+
+def _spin_seen(f) -> list[Call]:
+    """The calls of a proven recv() == 0 spinner, when that evidence ended the failed wait
+    and explains its step (a wait for the end of the stream, a client's run, resources)."""
+    step = getattr(f, "step", None)
+    if step is None or step.action not in RELEVANT["recv-zero-spin"]:
+        return []
+    for b in getattr(f, "stuck", None) or []:
+        if b.call == "recv() == 0 loop" and b.calls:
+            return list(b.calls)
+    return []
 
 
 # Which failures each finding can explain, by the failed step's action (a finding about

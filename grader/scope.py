@@ -238,6 +238,7 @@ class TestScope:
                 run_step(ctx, step)
         except StepFailed as f:
             out.failure = f
+            f.stuck = ctx.stuck         # the kernel evidence that ended its wait, if any
             f.causes = self._extra_evidence() + f.causes
         except ReferenceFailed as e:
             out.error = (f"the reference implementation failed this test, so the spec or the "

@@ -128,7 +128,7 @@ def spinning_at_eof(threads: list[tuple[int, int]]) -> list | None:
         if len(mine) < MIN_CALLS:
             unsure = True
             continue
-        found.append(Blocked(pid, "recv() == 0 loop", False, ports[0]))
+        found.append(Blocked(pid, "recv() == 0 loop", False, ports[0], tuple(mine[:3])))
     return None if unsure else found
 
 

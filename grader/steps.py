@@ -38,6 +38,7 @@ class StepFailed(Exception):
         self.message = message
         self.causes = causes or []
         self.details = details or []
+        self.stuck: list | None = None     # set by the scope: the evidence that ended the wait
 
 
 class World(Protocol):

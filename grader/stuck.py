@@ -58,7 +58,7 @@ import re
 import select
 import socket
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .netinfo import _SYS_PIDFD_GETFD, _socket_fds, descendants
@@ -90,6 +90,8 @@ class Blocked:
     call: str          # "accept()", "recv()"
     listening: bool    # accept on a listening socket (else a read on a connection)
     port: int          # the socket's own port
+    # A spinner's calls as the look saw them (grader.trace.Call): evidence in themselves.
+    calls: tuple = field(default=(), compare=False)
 
     def words(self) -> str:
         if self.call == "recv() == 0 loop":

@@ -161,6 +161,26 @@ def test_a_loop_on_recv_returning_zero_ends_the_wait_early(tmp_path, no_replays)
     assert t.duration < 1.5, t.duration         # not the step's 2 s
 
 
+def test_a_proven_spin_is_its_own_call_evidence_without_a_replay(tmp_path, monkeypatch):
+    """The look that proved the loop watched its calls: they are shown as the cause, and
+    the test is not replayed under strace (a spinning loop traced costs seconds a test)."""
+    from grader import scope
+    replays = []
+    real = scope.TestScope.__init__
+
+    def counting(self, *args, **kwargs):
+        if kwargs.get("trace"):
+            replays.append(args)
+        real(self, *args, **kwargs)
+    monkeypatch.setattr(scope.TestScope, "__init__", counting)
+    t = _grade(tmp_path, SPINS)
+    assert t.status is TestStatus.FAILED
+    assert t.failure.evidence == "calls" and t.diagnoses[0] == "recv-zero-spin", t.feedback
+    assert "the program called it again and again, getting 0 each time" in t.feedback
+    assert '"", 100, 0, NULL, NULL) = 0' in t.feedback, t.feedback     # its own calls
+    assert replays == []
+
+
 def test_a_short_loop_on_recv_zero_that_then_closes_still_passes(tmp_path):
     t = _grade(tmp_path, SPINS_THEN_CLOSES)
     assert t.status is TestStatus.PASSED, t.feedback
