@@ -427,6 +427,13 @@ def _living_descendants() -> list[psutil.Process]:
     return alive
 
 
+def _as_in_a_terminal() -> None:
+    """SIGINT at its default, as for a command typed at a terminal.  (A suite run in the
+    background by a shell without job control inherits SIGINT ignored, and an ignored
+    SIGINT stays ignored across exec: the grader would rightly never see the Ctrl-C.)"""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 SILENT_UDP_SERVER = """\
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -452,7 +459,8 @@ def test_ctrl_c_stops_cleanly_keeps_finished_results_leaves_nothing(tmp_path, su
     proc = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(UDP), str(root),
                              "--jobs", "4", "--out", str(out)],
                             env=env_with(TMPDIR=str(tmp)), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=to_group)
+                            stderr=subprocess.PIPE, text=True, start_new_session=to_group,
+                            preexec_fn=_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 30
         while len(list((out / "results").glob("fast-*.json"))) < 2:
