@@ -78,11 +78,26 @@ def _environment(tmp_path_factory):
     os.environ.setdefault("NO_COLOR", "1")
     # Builds kept by content (grader.buildcache) live in this run's own folder, not the
     # user's ~/.cache: Java, Go and Rust samples graded twice build once per run.
+    # In parallel (pytest -n), the workers share one, in the run's own temporary folder
+    # (pytest keeps the last three runs' and removes older ones): one worker cannot know
+    # when the others are done with it.
     cache = None
     if "SOCKET_GRADER_CACHE" not in os.environ:
-        cache = tmp_path_factory.mktemp("build-cache")
-        os.environ["SOCKET_GRADER_CACHE"] = str(cache)
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            shared = tmp_path_factory.getbasetemp().parent / "build-cache"
+            shared.mkdir(exist_ok=True)
+            os.environ["SOCKET_GRADER_CACHE"] = str(shared)
+        else:
+            cache = tmp_path_factory.mktemp("build-cache")
+            os.environ["SOCKET_GRADER_CACHE"] = str(cache)
     yield
     if cache is not None:
         del os.environ["SOCKET_GRADER_CACHE"]
         shutil.rmtree(cache, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items):
+    """The longest file first (test_samples grades every sample, about 2.5 minutes): run
+    in parallel (pytest -n 2 --dist loadfile), the other files fill the time beside it
+    instead of waiting for it at the end."""
+    items.sort(key=lambda item: item.path.name != "test_samples.py")

@@ -15,7 +15,7 @@ import pytest
 from grader import TestStatus, cpuwait, grade, load_spec
 from grader.deadline import Deadline
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.alone]   # durations and CPU time
 
 needs_schedstat = pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"),
                                      reason="no /proc/PID/schedstat (Linux only)")

@@ -21,7 +21,8 @@ from grader import GradeOptions, TestStatus, grade, load_spec
 from grader.sandbox import UID_BASE, UID_SLOTS, detect_tier, open_box
 from test_runner import tree_hash
 
-pytestmark = pytest.mark.timeout(180)
+# Alone: what a grading leaves behind is looked for machine-wide (processes, networks).
+pytestmark = [pytest.mark.timeout(180), pytest.mark.alone]
 
 HOSTILE = sorted(p.parent for p in (SUBMISSIONS / "hostile").glob("*/expected.yaml"))
 # Enough to run it, plus the tests that reuse its port (a restart, a port held by the grader).

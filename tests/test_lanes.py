@@ -16,7 +16,7 @@ from grader.engine import GradeOptions, grade
 from grader.lanes import SLOT_NAME, MachineSlots
 from grader.spec import load_spec
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.alone]   # machine-wide slots, durations
 
 # Two multi-bug samples (each fails several tests for several reasons) and a fork bomb
 # (a lane's process cap must not take the processes of the test beside it): their

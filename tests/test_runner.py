@@ -81,6 +81,7 @@ def test_exited_before_listening_reports_status_and_stderr(spec, tmp_path):
     assert "exited-early" in t.diagnoses
 
 
+@pytest.mark.alone       # a duration
 def test_never_listening_is_named_after_the_ready_deadline(spec, tmp_path):
     sub = submission(tmp_path, "server.py", "import time\ntime.sleep(30)\n")
     r = grade(spec, sub)
@@ -222,6 +223,7 @@ def test_wrong_port_first_then_the_right_one_is_ready(spec, tmp_path, monkeypatc
     assert t.status is TestStatus.PASSED, t.feedback
 
 
+@pytest.mark.alone       # a duration
 def test_a_wrong_port_waited_out_once_is_not_waited_out_again(tmp_path, monkeypatch):
     """The settle time is spent once per run: later launches showing the same wrong port
     get the same verdict at once (SETTLE_TIME is raised so the difference is seconds)."""
@@ -272,6 +274,7 @@ SILENT_TCP_SERVER = """\
     """
 
 
+@pytest.mark.alone       # a duration
 def test_a_wait_cut_short_by_the_tests_limit_says_how_long_it_really_was(tmp_path):
     path = tmp_path / "short.yaml"
     path.write_text(SPEC.replace("limits: {ready: 1.0}", "limits: {ready: 1.0, step: 2, test: 0.6}"))

@@ -113,6 +113,9 @@ def boxes():
     yield make
     helpers = [(b.init_pid, b._link.outer.pid) for b in opened if not b._closed]
     netns = {os.stat(f"/proc/{pid}/ns/net").st_ino for pid, _ in helpers}
+    held = [box for box in opened if box._slot is not None and not box._closed]
+    for box in held:                    # (so that the check after closing means something)
+        assert _we_hold(f"@socket-grader/uid/{box._slot.uid}"), box._slot.uid
     for box in opened:
         box.close()
     for init_pid, outer_pid in helpers:
@@ -121,10 +124,25 @@ def boxes():
     assert _mounts() == mounts, "the grader's mount table changed"
     assert not _cgroup_dirs(), "a box cgroup was left behind"
     for box in opened:
-        if box._slot is not None:       # the uid lock is free again
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            probe.bind(f"\0socket-grader/uid/{box._slot.uid}")
-            probe.close()
+        if box._slot is not None:       # we hold its uid lock no more (another grader may)
+            assert not _we_hold(f"@socket-grader/uid/{box._slot.uid}"), box._slot.uid
+
+
+def _we_hold(abstract_name: str) -> bool:
+    """One of this process's fds is the socket bound to ``abstract_name``."""
+    inodes = set()
+    with open("/proc/net/unix") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8 and fields[7] == abstract_name:
+                inodes.add(fields[6])
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") in {f"socket:[{i}]" for i in inodes}:
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def _processes_in(netns: set[int]) -> list[int]:

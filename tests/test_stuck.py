@@ -10,7 +10,7 @@ import pytest
 
 from grader import TestStatus, grade, load_spec
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.alone]   # durations and CPU time
 
 SPEC = textwrap.dedent("""\
     assignment: waits
