@@ -14,7 +14,11 @@ which submission each worker holds:
   its own submission, reported as ``crashed`` with how it died, and is replaced;
 * a grading that outlasts its watchdog (the spec's build and run limits plus a
   margin: the engine enforces those itself, so this only fires on a grader bug)
-  is stopped and reported as ``timed out``; the batch goes on.
+  is stopped and reported as ``timed out``; the batch goes on.  The watchdog
+  runs from the moment the worker has started (it says ``ready`` first):
+  starting a Python process that imports the grader takes seconds on a loaded
+  machine, and that is not the grading's time.  A worker that is not ready
+  within :data:`START_WAIT` counts as dead.
 
 Stopping is cooperative first, forceful second.  A worker ignores SIGINT (the
 terminal's Ctrl-C is the coordinator's business) and turns SIGTERM into
@@ -26,9 +30,10 @@ coordinator dies.  While the pool runs, the coordinator is a child subreaper,
 so whatever a killed worker left behind is re-parented to it and killed when
 the pool shuts down (not the workers of another pool of the same process: the
 sweep leaves every live ``multiprocessing`` child alone, and the subreaper
-flag stays set while any pool runs).  Each worker makes its temporary files (the engine's work
-dirs) in a folder of its own, which the coordinator removes when the worker
-is gone: a killed worker leaves no files either.
+flag stays set while any pool runs).  Each worker makes its temporary files
+(the engine's work dirs) in a folder of its own, which the coordinator removes
+when the worker is gone: a killed worker leaves no files either.  A worker
+whose coordinator died without cleaning up removes its own folder as it exits.
 """
 
 from __future__ import annotations
@@ -65,6 +70,9 @@ STOP_GRACE = KILL_GRACE + 3.0
 # Beyond the spec's own build and run limits: box start-up, copying, slack on a
 # loaded machine.  Only a grader bug ever gets near it.
 WATCHDOG_MARGIN = 30.0
+# A new worker must have started (imported the grader, said READY) within this.
+START_WAIT = 60.0
+READY = "ready"
 # How often the coordinator wakes when nothing happens (for watchdogs).
 TICK = 0.5
 # A worker is replaced after this many gradings, so that whatever a grading
@@ -125,11 +133,11 @@ def _worker_main(conn: Connection, options: dict, target: GradeFn,
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != coordinator:      # it died before PDEATHSIG was set
-        return
     specs: dict[str, Spec] = {}
     try:
-        while True:
+        if os.getppid() == coordinator:      # (else it died before PDEATHSIG was set)
+            conn.send(READY)
+        while os.getppid() == coordinator:
             task = conn.recv()
             if task is None:
                 return
@@ -148,6 +156,13 @@ def _worker_main(conn: Connection, options: dict, target: GradeFn,
             conn.send(result)
     except (Cancelled, EOFError, BrokenPipeError, KeyboardInterrupt):
         return
+    finally:
+        # A coordinator killed outside Python's control (SIGKILL, a test runner's SIGTERM)
+        # cannot remove this worker's temporary folder: the worker does, once its
+        # gradings have unwound (PR_SET_PDEATHSIG brought it here), or at once if the
+        # coordinator was gone before the worker started.
+        if os.getppid() != coordinator:
+            remove_tree(Path(temp_dir))
 
 
 # ---------------------------------------------------------------- the coordinator side
@@ -161,6 +176,7 @@ class _Worker:
     student: str = ""
     spec: Spec | None = None             # the spec of the submission it holds
     watchdog: Deadline | None = None
+    start_by: Deadline | None = None      # until it says READY
     kill_at: Deadline | None = None      # set once it was asked to stop
     tasks: int = 0                       # gradings given to it
 
@@ -332,7 +348,8 @@ class WorkerPool:
                 parent.close()
                 remove_tree(temp_dir)
                 raise
-            w = _Worker(process, parent, temp_dir)
+            w = _Worker(process, parent, temp_dir,
+                        start_by=Deadline.after(START_WAIT, "a grading worker to start"))
             self.workers.append(w)
         finally:
             child.close()
@@ -347,10 +364,14 @@ class WorkerPool:
     def _watchdog(self, spec: Spec) -> float:
         return self.watchdog if self.watchdog is not None else watchdog_seconds(spec)
 
+    def _start_watchdog(self, w: _Worker) -> Deadline:
+        assert w.spec is not None and w.folder is not None
+        return Deadline.after(self._watchdog(w.spec), f"grading {w.folder.name}")
+
     def _assign(self, w: _Worker, spec_path: Path, folder: Path) -> None:
         w.folder, w.student, w.spec = folder, folder.name, self._spec(spec_path)
         w.tasks += 1
-        w.watchdog = Deadline.after(self._watchdog(w.spec), f"grading {folder.name}")
+        w.watchdog = None if w.start_by else self._start_watchdog(w)
         w.conn.send((str(spec_path), str(folder), folder.name))
 
     def _retire(self, w: _Worker) -> None:
@@ -413,6 +434,7 @@ class WorkerPool:
 
     def _wait_round(self) -> Iterator[Outcome]:
         timeouts = [w.watchdog.remaining() for w in self.workers if w.busy and w.watchdog]
+        timeouts += [w.start_by.remaining() for w in self.workers if w.start_by]
         timeouts += [w.kill_at.remaining() for w in self.workers if w.kill_at]
         waitables: list[Any] = [w.conn for w in self.workers if w.busy]
         waitables += [w.process.sentinel for w in self.workers]
@@ -432,12 +454,30 @@ class WorkerPool:
                 self._retire(w)
             return None
         folder = w.folder
+        spec = w.spec or self.spec
+        if w.start_by is not None:                # starting
+            if w.conn.poll():
+                try:
+                    said = w.conn.recv()
+                except (EOFError, OSError):       # died first: seen below
+                    said = None
+                if said == READY:
+                    w.start_by = None
+                    if folder is not None:
+                        w.watchdog = self._start_watchdog(w)
+            elif w.start_by.expired and w.process.is_alive():
+                self._stop(w)
+                if folder is None:
+                    return None
+                return Outcome(folder, crashed(
+                    spec, folder, w.student, "the grader failed on this submission: its worker "
+                    f"process did not start within {START_WAIT:g} s (a machine out of memory "
+                    "or processes?)"))
         if folder is None:                        # idle
             if not w.process.is_alive():
                 self._retire(w)
             return None
-        spec = w.spec or self.spec
-        if w.conn.poll():
+        if w.start_by is None and w.conn.poll():
             try:
                 doc = w.conn.recv()
                 result = SubmissionResult.from_dict(doc)

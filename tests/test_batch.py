@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import SPECS, SUBMISSIONS
+from conftest import ROOT, SPECS, SUBMISSIONS
 from grader.batch import Shard, shard_index
 from grader.engine import GradeOptions
 from grader.resultstore import ResultStore, read_result_file, submission_hash
@@ -261,6 +261,60 @@ def _subreaper() -> int:
     flag = ctypes.c_int(-1)
     ctypes.CDLL(None, use_errno=True).prctl(37, ctypes.byref(flag), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER
     return flag.value
+
+
+KILLED_COORDINATOR = """\
+import sys, time
+from pathlib import Path
+from grader.engine import GradeOptions
+from grader.workers import WorkerPool
+
+def forever(spec, folder, student, options):
+    time.sleep(3600)
+
+if __name__ == "__main__":
+    with WorkerPool(Path(sys.argv[1]), GradeOptions(), jobs=2, target=forever,
+                    temp_root=Path(sys.argv[2])) as pool:
+        list(pool.results([Path(sys.argv[3]), Path(sys.argv[4])]))
+"""
+
+
+def test_workers_of_a_killed_coordinator_remove_their_folders_and_exit(tmp_path, subreaper):
+    """A coordinator killed outright (SIGKILL; pytest's own on SIGTERM) runs no clean-up:
+    its workers, told by PR_SET_PDEATHSIG, remove their temporary folders themselves."""
+    script = tmp_path / "coordinator.py"
+    script.write_text(KILLED_COORDINATOR)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    coordinator = subprocess.Popen([sys.executable, str(script), str(UDP), str(tmp),
+                                    str(tmp_path / "a"), str(tmp_path / "b")], cwd=ROOT)
+    try:
+        assert _poll(lambda: len(list(tmp.iterdir())) == 2 and len(
+            psutil.Process(coordinator.pid).children()) >= 2, 30), list(tmp.iterdir())
+        workers = [p for p in psutil.Process(coordinator.pid).children()
+                   if "resource_tracker" not in " ".join(p.cmdline())]
+        coordinator.kill()
+        coordinator.wait(10)
+        assert _poll(lambda: not list(tmp.iterdir()), 15), list(tmp.iterdir())
+        assert _poll(lambda: not [w for w in workers if _running(w)], 15)
+    finally:
+        coordinator.kill()
+        coordinator.wait(10)
+        for p in _living_descendants():
+            p.kill()
+        _living_descendants()            # reaps what we adopted
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        if p.status() == psutil.STATUS_ZOMBIE:
+            os.waitpid(p.pid, os.WNOHANG)     # adopted by us (the subreaper): reap it
+            return False
+        return True
+    except (psutil.Error, ChildProcessError):
+        return False
 
 
 def test_one_pool_grades_the_submissions_of_several_assignments(tmp_path):

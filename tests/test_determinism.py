@@ -18,7 +18,9 @@ Under load:
 from __future__ import annotations
 
 import collections
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,12 +41,18 @@ PREFIXES = tuple(p for p in os.environ.get("SOCKET_GRADER_PREFIXES", "").split("
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(REPEAT * 400)]
 
 
+def _die_with_parent() -> None:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)      # PR_SET_PDEATHSIG
+
+
 @pytest.fixture
 def cpu_hogs():
-    """HOGS busy loops for the length of the test (each also ends itself after 2 hours)."""
+    """HOGS busy loops for the length of the test (each also ends itself after 2 hours,
+    or when pytest is killed)."""
     hogs = [subprocess.Popen([sys.executable, "-c",
                               "import time\nend = time.monotonic() + 7200\n"
-                              "while time.monotonic() < end: pass"]) for _ in range(HOGS)]
+                              "while time.monotonic() < end: pass"], preexec_fn=_die_with_parent)
+            for _ in range(HOGS)]
     yield
     for h in hogs:
         h.kill()
@@ -68,6 +76,10 @@ def test_every_sample_gets_the_same_verdict_every_time(cpu_hogs):
             # What a failed test said, the first time each verdict was seen: a flip is
             # then reported with its feedback, so its cause can be found.
             said.setdefault((key, failed), {t.name: t.feedback for t in r.tests if not t.passed})
+            if len(verdicts[key]) > 1 and verdicts[key][(r.score, failed)] == 1:
+                print(f"round {round_ + 1}: {key} flipped to {r.score} {failed}:", flush=True)
+                for name, feedback in said[(key, failed)].items():
+                    print(f"  {name}: {feedback}", flush=True)
         unstable = sorted(k for k, v in verdicts.items() if len(v) > 1)
         print(f"round {round_ + 1}/{REPEAT}: {len(verdicts)} samples, unstable so far: {unstable}", flush=True)
     unstable = {k: dict(v) for k, v in verdicts.items() if len(v) > 1}
