@@ -7,8 +7,8 @@ threads, locks or sockets), then grades one submission at a time: the pool
 sends ``(spec path, folder, student)`` on the worker's own pipe and the worker
 answers with the result as a plain dict.  A worker loads each spec once; one
 pool can grade the submissions of several assignments (``each``), so that its
-workers stay busy to the end instead of idling at the end of each assignment.  Because the pool always knows
-which submission each worker holds:
+workers stay busy to the end instead of idling at the end of each assignment.
+Because the pool always knows which submission each worker holds:
 
 * a worker that dies (killed, out of memory, a crash in C code) takes down only
   its own submission, reported as ``crashed`` with how it died, and is replaced;
