@@ -29,7 +29,25 @@ it may run on (its affinity) had left over after the program's own use: a
 program that used them all was not kept from anything.  A thread that started during
 the wait counts all its delay; one that ended during it counts none (its time
 is not known any more).  A thread at idle priority (a proven spinner, see
-:mod:`grader.spin`) waits by design and is not counted.  Where schedstat
+:mod:`grader.spin`) waits by design and is not counted.
+
+The kernel adds a wait to run_delay only once the thread gets a processor, so a
+thread woken near the end (a parent woken by SIGCHLD to reap a child, a server
+woken by the client's bytes) and still waiting shows nothing yet.  So when a
+deadline passes while a thread of the programs is runnable, it moves on by
+:data:`RUNNABLE_STEP` more; and again at the next end for as long as that
+thread is still runnable and has not run since (always within :data:`MOST`, and
+not when the programs' own threads kept their processors busy).
+A thread that runs meanwhile and is runnable again is computing: its time is
+judged by run_delay as above.
+
+The test's own limit (``limits.test``) moves on the same way when it passes
+(:func:`test_wait`): by what the test's programs and the grader's thread that
+drives its steps were kept waiting since the test began, within what others took
+(a hundred connections one after another, each a little slower on a loaded
+machine, used up a 10 s limit without any one step running late).  A wait that
+the test's limit had cut short follows the limit when it moves on, up to the
+length it asked for (:meth:`grader.deadline.Deadline.sooner`).  Where schedstat
 cannot be read (another system, a process the grader may not inspect) nothing
 is stretched.
 """
@@ -47,6 +65,12 @@ MOST = 2.0
 # A meter's first reading serves the meters made this soon after it (s): a wait may be
 # credited with up to this much delay from just before it began.
 REUSE = 0.05
+# A deadline that ends while a thread of the programs waits for a processor moves on by
+# this much (again while that thread has not run since).
+RUNNABLE_STEP = 0.05
+# ... unless the programs' own threads left less than this share of their processors
+# (they kept them busy themselves).
+SELF_BUSY = 0.1
 
 
 def _schedstats(pids: Iterable[int]) -> dict[int, tuple[int, int]]:
@@ -73,6 +97,28 @@ def _schedstats(pids: Iterable[int]) -> dict[int, tuple[int, int]]:
     return found
 
 
+def _runnable(pids: Iterable[int]) -> set[int]:
+    """The threads of ``pids`` and their descendants that are runnable now (state R:
+    running, or waiting for a processor)."""
+    found = set()
+    for root in pids:
+        for pid in descendants(root):
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                        stat = f.read()
+                except OSError:
+                    continue
+                end = stat.rfind(b")")
+                if stat[end + 2:end + 3] == b"R":
+                    found.add(int(tid))
+    return found
+
+
 def _idle(tid: int) -> bool:
     """A thread put at idle priority (a proven spinner, grader.spin): it waits for a
     processor by design, and can never act anyway."""
@@ -91,6 +137,27 @@ def _processors(pids: list[int]) -> int:
     return os.cpu_count() or 1
 
 
+def thread_delay(tid: int) -> float:
+    """How long thread ``tid`` of this process has waited for a processor in all (s)."""
+    try:
+        with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def test_wait(pids: list[int], since: float, also: float = 0.0) -> float:
+    """For a whole test that began at ``since`` (time.monotonic) and whose programs
+    ``pids`` all started within it: the longest time one of their threads waited for a
+    processor, plus ``also`` (the grader's own wait), but no more than their processors
+    had left over after the programs' own use (s)."""
+    stats = _schedstats(pids)
+    ran = sum(run for run, _delay in stats.values()) / 1e9
+    delay = max((d for tid, (_r, d) in stats.items() if not _idle(tid)), default=0) / 1e9
+    left_over = _processors(pids) * (time.monotonic() - since) - ran
+    return max(0.0, min(delay + also, left_over))
+
+
 class CpuWait:
     """Since its making, how long others kept the programs of ``pids`` from a processor.
 
@@ -105,10 +172,13 @@ class CpuWait:
             self._t0, self._start = since._t0, since._start
         else:
             self._t0, self._start = time.monotonic(), _schedstats(pids)
+        self._given = 0.0                           # the most it answered so far
+        self._waiting: dict[int, int] | None = None  # runnable at the last answer: tid -> run
 
     def seconds(self) -> float:
         """The longest time one thread waited for a processor since the making, but no more
-        than the processors had left after the programs' own use (s)."""
+        than the processors had left after the programs' own use (s); a little more while
+        a thread is runnable and has not run since the last answer (see the docstring)."""
         pids = self.pids
         now = _schedstats(pids)
         wall = time.monotonic() - self._t0
@@ -118,5 +188,16 @@ class CpuWait:
             ran += run - run0
             if not _idle(tid):
                 waited = max(waited, delay - delay0)
-        left_over = _processors(pids) * wall - ran / 1e9
-        return max(0.0, min(waited / 1e9, left_over))
+        capacity = _processors(pids) * wall
+        left_over = capacity - ran / 1e9
+        seconds = max(0.0, min(waited / 1e9, left_over))
+        # Runnable now, and (after the first end) not run since the last one: waiting for
+        # a processor right now, which run_delay does not show yet.  Not when the
+        # programs' own threads kept the processors busy (spinning children).
+        runnable = {tid: now[tid][0] for tid in _runnable(pids) if tid in now and not _idle(tid)}
+        if runnable and left_over > SELF_BUSY * capacity and (self._waiting is None or any(
+                self._waiting.get(tid) == run for tid, run in runnable.items())):
+            seconds = max(seconds, self._given + RUNNABLE_STEP)
+        self._waiting = runnable
+        self._given = max(self._given, seconds)
+        return seconds

@@ -40,6 +40,8 @@ class Deadline:
     _stretch: Callable[[], float] | None = field(default=None, repr=False, compare=False)
     _most: float = field(default=0.0, repr=False, compare=False)
     _also: "Deadline | None" = field(default=None, repr=False, compare=False)
+    _cut_by: "Deadline | None" = field(default=None, repr=False, compare=False)   # see sooner()
+    _made: float = field(default=0.0, repr=False, compare=False)
 
     @classmethod
     def after(cls, seconds: float, what: str = "") -> "Deadline":
@@ -54,7 +56,10 @@ class Deadline:
         return self
 
     def _move_on(self) -> bool:
-        """At the end: moved on by the processor time the program was denied meanwhile?"""
+        """At the end: moved on by the processor time the program was denied meanwhile,
+        or because the deadline that cut it short moved on?"""
+        if self._cut_by is not None:
+            return self._follow()
         if self._stretch is None:
             return False
         waited = min(self._stretch(), self._most)
@@ -65,6 +70,21 @@ class Deadline:
             self._also.end += waited - self.moved
         self.end += waited - self.moved
         self.moved = waited
+        return True
+
+    def _follow(self) -> bool:
+        """A deadline cut short by another (the test's limit) moves on with it, up to
+        the length it was asked for (and is no longer cut short if it gets it all)."""
+        assert self._cut_by is not None and self.asked is not None
+        self._cut_by.remaining()                 # (which may move it on)
+        end = min(self._cut_by.end, self._made + self.asked)
+        if end < self.end + MIN_STRETCH:
+            return False
+        self.end = end
+        if end >= self._made + self.asked:
+            self.seconds, self.asked, self._cut_by = self.asked, None, None
+        else:
+            self.seconds = end - self._made
         return True
 
     def remaining(self) -> float:
@@ -82,12 +102,15 @@ class Deadline:
 
         When this one ends first, the new one is *clipped*: ``seconds`` says
         what it really allows and ``asked`` what was asked for, so a message
-        never claims a wait longer than the one that happened.
+        never claims a wait longer than the one that happened.  If this one
+        moves on (it is stretched: a busy machine), the clipped one follows it,
+        up to ``seconds`` from its making.
         """
         now = time.monotonic()
         if now + seconds <= self.end:
             return Deadline(now + seconds, what or self.what, seconds)
-        return Deadline(self.end, what or self.what, max(0.0, self.end - now), asked=seconds)
+        return Deadline(self.end, what or self.what, max(0.0, self.end - now), asked=seconds,
+                        _cut_by=self, _made=now)
 
     @property
     def clipped(self) -> bool:

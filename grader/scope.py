@@ -41,6 +41,7 @@ import select
 import shutil
 import socket
 import struct
+import threading
 import time
 import traceback
 from contextlib import ExitStack
@@ -126,6 +127,16 @@ class TestScope:
         self.test = test
         self.seed = seed
         self.deadline = total.sooner(test.timeout, f"test {test.name}")
+        if wait_cap is None and not self.deadline.clipped:
+            # The test's own limit moves on, when it passes, by the time a busy machine
+            # kept this test from a processor: the grader's thread that drives its steps,
+            # and its programs (all started within the test).  A hundred connections one
+            # after another otherwise ran out of the test's time on a loaded machine.
+            from .cpuwait import MOST, thread_delay
+            self._thread = threading.get_native_id()
+            self._thread_delay0 = thread_delay(self._thread)
+            self._began = time.monotonic()
+            self.deadline.stretched_by(self._test_waited, MOST * self.deadline.seconds)
         self._stack = ExitStack()
         self._sockets: list[socket.socket] = []
         self._programs: list[Program] = []         # every program the test started
@@ -205,6 +216,13 @@ class TestScope:
         from .cpuwait import MOST, CpuWait
         self._cpu_wait = meter = CpuWait(live, since=self._cpu_wait)
         return d.stretched_by(meter.seconds, MOST * d.seconds, also=self.deadline)
+
+    def _test_waited(self) -> float:
+        """How long a busy machine kept this test from a processor so far (see
+        grader.cpuwait.test_wait): what others took, not what its programs did."""
+        from .cpuwait import test_wait, thread_delay
+        own = max(0.0, thread_delay(self._thread) - self._thread_delay0)
+        return test_wait(self._live_pids(), self._began, also=own)
 
     def _own(self, prog: Program) -> Program:
         """The scope stops ``prog`` when it ends (before the sockets are reset: a reset

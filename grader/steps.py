@@ -219,7 +219,12 @@ def do_connect(ctx: Context, step: Step) -> None:
     s = ctx.world.socket(family, socket.SOCK_STREAM)
     if args.get("nodelay", True):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.settimeout(d.remaining())
+    left = d.remaining()
+    if left <= 0:      # (a timeout of 0 would make a non-blocking connect: EINPROGRESS)
+        s.close()
+        raise StepFailed(f"the test's time limit ({ctx.deadline.describe()}) was reached "
+                         f"before connecting to {host} port {ctx.port}")
+    s.settimeout(left)
     try:
         s.connect((host, ctx.port))
     except OSError as e:

@@ -57,6 +57,54 @@ def test_a_deadline_with_nothing_waited_ends_on_time():
     assert d.expired and d.moved == 0 and also.end == end
 
 
+def test_a_wait_cut_short_by_the_tests_limit_follows_that_limit_when_it_moves_on():
+    """A step's wait clipped by the test's limit gets its time back (up to what it asked
+    for) when a busy machine moves that limit on."""
+    waited = [0.0]
+    test = Deadline.after(0.05, "the test").stretched_by(lambda: waited[0], most=1.0)
+    step = test.sooner(0.3, "a reply")
+    assert step.clipped and step.seconds <= 0.05
+    waited[0] = 0.1
+    time.sleep(0.06)
+    assert step.remaining() > 0.05 and step.end == test.end     # followed the test's limit
+    assert step.clipped                                          # still short of its 0.3 s
+    waited[0] = 1.0
+    time.sleep(step.remaining() + 0.01)
+    assert step.remaining() > 0 and not step.clipped             # its whole 0.3 s now
+    assert step.describe() == "0.3 s"
+    time.sleep(step.remaining() + 0.01)
+    assert step.expired and test.remaining() > 0                 # never past what it asked for
+
+
+def test_a_thread_runnable_at_the_end_gets_a_little_more_while_it_has_not_run(monkeypatch):
+    """run_delay shows a wait only once the thread runs: a thread woken near the end and
+    still waiting moves the deadline on in small steps, until it runs (then its run time
+    changed) or the cap."""
+    run = {7: 100}
+    monkeypatch.setattr(cpuwait, "_schedstats", lambda pids: {7: (run[7], 0)})
+    monkeypatch.setattr(cpuwait, "_runnable", lambda pids: {7})
+    monkeypatch.setattr(cpuwait, "_idle", lambda tid: False)
+    meter = cpuwait.CpuWait([1])
+    first = meter.seconds()
+    assert first == pytest.approx(cpuwait.RUNNABLE_STEP)
+    assert meter.seconds() == pytest.approx(2 * cpuwait.RUNNABLE_STEP)   # has not run since
+    run[7] = 200                                                        # it ran: computing
+    assert meter.seconds() <= 2 * cpuwait.RUNNABLE_STEP
+    monkeypatch.setattr(cpuwait, "_runnable", lambda pids: set())
+    assert cpuwait.CpuWait([1]).seconds() == 0                         # nothing runnable
+
+
+def test_a_program_busy_with_its_own_threads_gets_nothing_for_being_runnable(monkeypatch):
+    monkeypatch.setattr(cpuwait, "_runnable", lambda pids: {7})
+    monkeypatch.setattr(cpuwait, "_idle", lambda tid: False)
+    monkeypatch.setattr(cpuwait, "_processors", lambda pids: 1)
+    monkeypatch.setattr(cpuwait, "_schedstats", lambda pids: {7: (0, 0)})
+    meter = cpuwait.CpuWait([1])
+    time.sleep(0.05)
+    monkeypatch.setattr(cpuwait, "_schedstats", lambda pids: {7: (int(1e9), 0)})  # ran all along
+    assert meter.seconds() == 0
+
+
 @needs_schedstat
 def test_the_wait_of_a_runnable_program_is_counted_and_a_sleeping_ones_is_not(hogs_on_cpu0):
     busy = subprocess.Popen([sys.executable, "-c", HOG])
