@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .netinfo import descendants
 
@@ -73,10 +73,9 @@ RUNNABLE_STEP = 0.05
 SELF_BUSY = 0.1
 
 
-def _schedstats(pids: Iterable[int]) -> dict[int, tuple[int, int]]:
-    """(ns on a processor, ns waiting on a run queue) of every thread of ``pids`` and
-    their descendants."""
-    found: dict[int, tuple[int, int]] = {}
+def _threads(pids: Iterable[int], name: str) -> Iterator[tuple[int, bytes]]:
+    """(tid, contents of /proc/PID/task/TID/``name``) of every thread of ``pids`` and
+    their descendants, each once (gone meanwhile: left out)."""
     seen: set[int] = set()
     for root in pids:
         for pid in descendants(root):
@@ -89,11 +88,22 @@ def _schedstats(pids: Iterable[int]) -> dict[int, tuple[int, int]]:
                 continue
             for tid in tids:
                 try:
-                    with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
-                        fields = f.read().split()
-                    found[int(tid)] = (int(fields[0]), int(fields[1]))
-                except (OSError, IndexError, ValueError):
+                    with open(f"/proc/{pid}/task/{tid}/{name}", "rb") as f:
+                        yield int(tid), f.read()
+                except OSError:
                     continue
+
+
+def _schedstats(pids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """(ns on a processor, ns waiting on a run queue) of every thread of ``pids`` and
+    their descendants."""
+    found: dict[int, tuple[int, int]] = {}
+    for tid, data in _threads(pids, "schedstat"):
+        try:
+            fields = data.split()
+            found[tid] = (int(fields[0]), int(fields[1]))
+        except (IndexError, ValueError):
+            continue
     return found
 
 
@@ -101,21 +111,10 @@ def _runnable(pids: Iterable[int]) -> set[int]:
     """The threads of ``pids`` and their descendants that are runnable now (state R:
     running, or waiting for a processor)."""
     found = set()
-    for root in pids:
-        for pid in descendants(root):
-            try:
-                tids = os.listdir(f"/proc/{pid}/task")
-            except OSError:
-                continue
-            for tid in tids:
-                try:
-                    with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-                        stat = f.read()
-                except OSError:
-                    continue
-                end = stat.rfind(b")")
-                if stat[end + 2:end + 3] == b"R":
-                    found.add(int(tid))
+    for tid, stat in _threads(pids, "stat"):
+        end = stat.rfind(b")")
+        if stat[end + 2:end + 3] == b"R":
+            found.add(tid)
     return found
 
 
