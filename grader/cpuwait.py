@@ -42,7 +42,7 @@ A thread that runs meanwhile and is runnable again is computing: its time is
 judged by run_delay as above.
 
 The test's own limit (``limits.test``) moves on the same way when it passes
-(:func:`test_wait`): by what the test's programs and the grader's thread that
+(:func:`waited_in_test`): by what the test's programs and the grader's thread that
 drives its steps were kept waiting since the test began, within what others took
 (a hundred connections one after another, each a little slower on a loaded
 machine, used up a 10 s limit without any one step running late).  A wait that
@@ -145,7 +145,7 @@ def thread_delay(tid: int) -> float:
         return 0.0
 
 
-def test_wait(pids: list[int], since: float, also: float = 0.0) -> float:
+def waited_in_test(pids: list[int], since: float, also: float = 0.0) -> float:
     """For a whole test that began at ``since`` (time.monotonic) and whose programs
     ``pids`` all started within it: the longest time one of their threads waited for a
     processor, plus ``also`` (the grader's own wait), but no more than their processors

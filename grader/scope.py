@@ -219,10 +219,10 @@ class TestScope:
 
     def _test_waited(self) -> float:
         """How long a busy machine kept this test from a processor so far (see
-        grader.cpuwait.test_wait): what others took, not what its programs did."""
-        from .cpuwait import test_wait, thread_delay
+        grader.cpuwait.waited_in_test): what others took, not what its programs did."""
+        from .cpuwait import waited_in_test, thread_delay
         own = max(0.0, thread_delay(self._thread) - self._thread_delay0)
-        return test_wait(self._live_pids(), self._began, also=own)
+        return waited_in_test(self._live_pids(), self._began, also=own)
 
     def _own(self, prog: Program) -> Program:
         """The scope stops ``prog`` when it ends (before the sockets are reset: a reset
