@@ -98,6 +98,6 @@ def _environment(tmp_path_factory):
 
 def pytest_collection_modifyitems(items):
     """The longest file first (test_samples grades every sample, about 2.5 minutes): run
-    in parallel (pytest -n 2 --dist loadfile), the other files fill the time beside it
+    in parallel (pytest -n auto --dist loadfile), the other files fill the time beside it
     instead of waiting for it at the end."""
     items.sort(key=lambda item: item.path.name != "test_samples.py")
