@@ -202,19 +202,20 @@ def grade_many(spec_path: Path, folders: list[Path], *, jobs: int, options: Grad
                target: GradeFn = grade_to_dict, watchdog: float | None = None,
                ) -> Iterator[SubmissionResult]:
     """Grade ``folders`` with ``jobs`` workers, writing nothing; yield each result as it finishes."""
-    with WorkerPool(Path(spec_path), options, jobs=jobs, target=target, watchdog=watchdog) as pool:
-        for outcome in pool.results(list(folders)):
-            yield outcome.result
+    return grade_each([(Path(spec_path), f) for f in folders], jobs=jobs, options=options,
+                      target=target, watchdog=watchdog)
 
 
 def grade_each(tasks: Sequence[tuple[Path, Path]], *, jobs: int, options: GradeOptions,
-               target: GradeFn = grade_to_dict) -> Iterator[SubmissionResult]:
+               target: GradeFn = grade_to_dict, watchdog: float | None = None,
+               ) -> Iterator[SubmissionResult]:
     """Grade each ``(spec path, folder)`` with ``jobs`` workers shared by all the
     assignments, writing nothing; yield each result as it finishes (its ``assignment``
     says which spec it was graded against)."""
     if not tasks:
         return
-    with WorkerPool(Path(tasks[0][0]), options, jobs=jobs, target=target) as pool:
+    with WorkerPool(Path(tasks[0][0]), options, jobs=jobs, target=target,
+                    watchdog=watchdog) as pool:
         for outcome in pool.each(list(tasks)):
             yield outcome.result
 

@@ -73,9 +73,9 @@ RUNNABLE_STEP = 0.05
 SELF_BUSY = 0.1
 
 
-def _threads(pids: Iterable[int], name: str) -> Iterator[tuple[int, bytes]]:
-    """(tid, contents of /proc/PID/task/TID/``name``) of every thread of ``pids`` and
-    their descendants, each once (gone meanwhile: left out)."""
+def _threads(pids: Iterable[int], *names: str) -> Iterator[tuple[int, list[bytes]]]:
+    """(tid, contents of /proc/PID/task/TID/``name`` for each of ``names``) of every
+    thread of ``pids`` and their descendants, each once (gone meanwhile: left out)."""
     seen: set[int] = set()
     for root in pids:
         for pid in descendants(root):
@@ -88,33 +88,32 @@ def _threads(pids: Iterable[int], name: str) -> Iterator[tuple[int, bytes]]:
                 continue
             for tid in tids:
                 try:
-                    with open(f"/proc/{pid}/task/{tid}/{name}", "rb") as f:
-                        yield int(tid), f.read()
+                    read = []
+                    for name in names:
+                        with open(f"/proc/{pid}/task/{tid}/{name}", "rb") as f:
+                            read.append(f.read())
                 except OSError:
                     continue
+                yield int(tid), read
 
 
-def _schedstats(pids: Iterable[int]) -> dict[int, tuple[int, int]]:
+def _schedstats(pids: Iterable[int], runnable: set[int] | None = None,
+                ) -> dict[int, tuple[int, int]]:
     """(ns on a processor, ns waiting on a run queue) of every thread of ``pids`` and
-    their descendants."""
+    their descendants; with ``runnable``, also adds to it the threads runnable now
+    (state R: running, or waiting for a processor), read in the same walk."""
     found: dict[int, tuple[int, int]] = {}
-    for tid, data in _threads(pids, "schedstat"):
+    names = ("schedstat",) if runnable is None else ("schedstat", "stat")
+    for tid, data in _threads(pids, *names):
         try:
-            fields = data.split()
+            fields = data[0].split()
             found[tid] = (int(fields[0]), int(fields[1]))
         except (IndexError, ValueError):
             continue
-    return found
-
-
-def _runnable(pids: Iterable[int]) -> set[int]:
-    """The threads of ``pids`` and their descendants that are runnable now (state R:
-    running, or waiting for a processor)."""
-    found = set()
-    for tid, stat in _threads(pids, "stat"):
-        end = stat.rfind(b")")
-        if stat[end + 2:end + 3] == b"R":
-            found.add(tid)
+        if runnable is not None:
+            end = data[1].rfind(b")")
+            if data[1][end + 2:end + 3] == b"R":
+                runnable.add(tid)
     return found
 
 
@@ -179,7 +178,8 @@ class CpuWait:
         than the processors had left after the programs' own use (s); a little more while
         a thread is runnable and has not run since the last answer (see the docstring)."""
         pids = self.pids
-        now = _schedstats(pids)
+        running: set[int] = set()
+        now = _schedstats(pids, running)
         wall = time.monotonic() - self._t0
         ran = waited = 0
         for tid, (run, delay) in now.items():
@@ -193,7 +193,7 @@ class CpuWait:
         # Runnable now, and (after the first end) not run since the last one: waiting for
         # a processor right now, which run_delay does not show yet.  Not when the
         # programs' own threads kept the processors busy (spinning children).
-        runnable = {tid: now[tid][0] for tid in _runnable(pids) if tid in now and not _idle(tid)}
+        runnable = {tid: now[tid][0] for tid in running if not _idle(tid)}
         if runnable and left_over > SELF_BUSY * capacity and (self._waiting is None or any(
                 self._waiting.get(tid) == run for tid, run in runnable.items())):
             seconds = max(seconds, self._given + RUNNABLE_STEP)

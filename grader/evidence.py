@@ -746,7 +746,7 @@ def _spin_seen(f) -> list[Call]:
     step = getattr(f, "step", None)
     if step is None or step.action not in RELEVANT["recv-zero-spin"]:
         return []
-    for b in getattr(f, "stuck", None) or []:
+    for b in f.stuck or []:
         if b.call == "recv() == 0 loop" and b.calls:
             return list(b.calls)
     return []

@@ -76,13 +76,22 @@ def test_a_wait_cut_short_by_the_tests_limit_follows_that_limit_when_it_moves_on
     assert step.expired and test.remaining() > 0                 # never past what it asked for
 
 
+def _fake_stats(stats, runnable: set[int]):
+    """A stand-in for cpuwait._schedstats: ``stats()``, and ``runnable`` as runnable now."""
+    def fake(pids, found=None):
+        if found is not None:
+            found |= runnable
+        return stats()
+    return fake
+
+
 def test_a_thread_runnable_at_the_end_gets_a_little_more_while_it_has_not_run(monkeypatch):
     """run_delay shows a wait only once the thread runs: a thread woken near the end and
     still waiting moves the deadline on in small steps, until it runs (then its run time
     changed) or the cap."""
     run = {7: 100}
-    monkeypatch.setattr(cpuwait, "_schedstats", lambda pids: {7: (run[7], 0)})
-    monkeypatch.setattr(cpuwait, "_runnable", lambda pids: {7})
+    runnable = {7}
+    monkeypatch.setattr(cpuwait, "_schedstats", _fake_stats(lambda: {7: (run[7], 0)}, runnable))
     monkeypatch.setattr(cpuwait, "_idle", lambda tid: False)
     meter = cpuwait.CpuWait([1])
     first = meter.seconds()
@@ -90,18 +99,18 @@ def test_a_thread_runnable_at_the_end_gets_a_little_more_while_it_has_not_run(mo
     assert meter.seconds() == pytest.approx(2 * cpuwait.RUNNABLE_STEP)   # has not run since
     run[7] = 200                                                        # it ran: computing
     assert meter.seconds() <= 2 * cpuwait.RUNNABLE_STEP
-    monkeypatch.setattr(cpuwait, "_runnable", lambda pids: set())
+    runnable.clear()
     assert cpuwait.CpuWait([1]).seconds() == 0                         # nothing runnable
 
 
 def test_a_program_busy_with_its_own_threads_gets_nothing_for_being_runnable(monkeypatch):
-    monkeypatch.setattr(cpuwait, "_runnable", lambda pids: {7})
     monkeypatch.setattr(cpuwait, "_idle", lambda tid: False)
     monkeypatch.setattr(cpuwait, "_processors", lambda pids: 1)
-    monkeypatch.setattr(cpuwait, "_schedstats", lambda pids: {7: (0, 0)})
+    monkeypatch.setattr(cpuwait, "_schedstats", _fake_stats(lambda: {7: (0, 0)}, {7}))
     meter = cpuwait.CpuWait([1])
     time.sleep(0.05)
-    monkeypatch.setattr(cpuwait, "_schedstats", lambda pids: {7: (int(1e9), 0)})  # ran all along
+    monkeypatch.setattr(cpuwait, "_schedstats",
+                        _fake_stats(lambda: {7: (int(1e9), 0)}, {7}))          # ran all along
     assert meter.seconds() == 0
 
 
