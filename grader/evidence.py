@@ -551,11 +551,11 @@ def rule_client_end(st: Story) -> list[Finding]:
 def rule_closes_first(st: Story) -> list[Finding]:
     """Server role: a connection closed by the server before the client ended it."""
     for s in st.conns:
-        if s.kind != "conn" or not s.closed_by:
-            continue
+        if s.kind != "conn" or not s.closed_by or s.holders:
+            continue                 # still open in some process (a fork parent's close is not the end)
         ins = [io for io in s.io if not io.out]
         if ins and all(io.result for io in ins) and any(io.result and io.result > 0 for io in ins):
-            close = [c for c in s.calls if c.name == "close"][:1]
+            close = [c for c in s.calls if c.name == "close"][-1:]
             n = len([io for io in ins if io.result and io.result > 0])
             return [Finding(
                 "closes-first",
@@ -727,11 +727,18 @@ def explain(prepared, test, seed: int, total, out, scope=None):
             else:
                 if _same_verdict(out, again):
                     traces = _traces_of(replay)
+                    scope = replay
                 else:
                     f.evidence_note = ("replayed under trace, the test "
                                        + ("passed" if again.failure is None and not again.error
                                           else "could not be run")
                                        + ", so its calls are not used as evidence")
+    if traces is not None and getattr(scope, "traces_cut", 0):
+        # Its last calls are missing: a rule that reads "it never called recv() again"
+        # from a trace cut short would name a wrong cause.
+        f.evidence_note = (f"strace had not written all the program's calls {trace.FLUSH_WAIT:g} s "
+                           "after the test ended (a busy machine), so they are not used as evidence")
+        traces = None
     if traces is None:
         apply(f, [], stderr=out.stderr_tail, stdout=out.stdout_tail)
         return out

@@ -123,6 +123,7 @@ class TestScope:
         self.calls: dict[str, list] = {}        # argv[0] of each traced program -> its calls
         self._traces: list[tuple[str, Path]] = []
         self.traces: list[list] = []            # each traced launch's calls, once the scope has ended
+        self.traces_cut = 0                     # of them, how many strace had not finished writing
         self.spec = prepared.spec
         self.test = test
         self.seed = seed
@@ -181,6 +182,8 @@ class TestScope:
         from . import trace
         for name, path in self._traces:
             calls = trace.parse(path)
+            if not trace.complete(path):
+                self.traces_cut += 1           # its last calls are missing (see trace.stop)
             self.calls.setdefault(name, []).extend(calls)
             self.traces.append(calls)          # one list per launch, in launch order
 
@@ -303,7 +306,8 @@ class TestScope:
         prog = Program(self.world, argv, cwd=cwd, env=self.env, limits=self.p.limits,
                        port=port, protocol=protocol)
         if out is not None:       # stopped tracee first, so that its trace is complete
-            prog.stop = functools.partial(trace.stop, prog, out, prog.stop)  # type: ignore[method-assign]
+            prog.stop = functools.partial(trace.stop, prog, out, prog.stop,  # type: ignore[method-assign]
+                                          getattr(self.p.box, "box_pids", None))
         return self._own(prog)
 
     def argv(self, template: Sequence[str], port: int, reference: Path | None = None) -> list[str]:

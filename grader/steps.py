@@ -807,7 +807,7 @@ def do_restart(ctx: Context, step: Step) -> None:
     prog.proc.send_signal(sig)
     if prog.proc.wait(ctx.step_deadline(step.args, "exit before restart")) is None:
         prog.proc.kill()
-    prog.proc.kill()   # and anything it left behind
+    prog.stop()        # and anything it left behind (a traced one: after strace wrote all)
     ctx.program = new = ctx.world.launch(None)
     r = new.readiness
     if r and not r.ok:

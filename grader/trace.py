@@ -46,8 +46,11 @@ TRACED = ("socket,bind,listen,accept,accept4,connect,recvfrom,recvmsg,recv,sendt
 # Bytes of each buffer strace shows: enough to find the first 0 byte of a typical
 # receive buffer (strlen()), the end of a line, a prompt; excerpts show less.
 STRING_LIMIT = 1024
-# How long a killed tracee's strace may take to write its last lines and exit.
-FLUSH_WAIT = 1.0
+# How long a killed tracee's strace may take to write its last lines and exit.  It
+# takes milliseconds; on a machine busy with other tests it can take longer, and a
+# trace cut short has lost its last calls (strace's buffered output): the ones that say
+# what the program did last.  Such a trace is not used as evidence (grader.evidence).
+FLUSH_WAIT = 5.0
 
 _CALL = re.compile(r"^(?P<pid>\d+)\s+(?P<name>\w+)\((?P<rest>.*)$")
 _RESULT = re.compile(r"\)\s+=\s+(?P<ret>-?\d+|\?|0x[0-9a-f]+)(?:\s+(?P<errno>E[A-Z0-9]+))?[^=]*$")
@@ -95,38 +98,86 @@ def wrap(argv: list[str], out: Path) -> list[str]:
             "-s", str(STRING_LIMIT), "-o", str(out), "--", *argv]
 
 
-def stop(prog, out: Path, then: Callable[[], None]) -> None:
+def stop(prog, out: Path, then: Callable[[], None],
+         box_pids: Callable[[], list[int]] | None = None) -> None:
     """Stop a traced program so that its trace is complete, then as usual (``then``).
 
     The program's processes are killed first (not strace: it is no
     descendant of the program with ``-D``); strace then writes what they were
-    blocked in and their end, and exits.  The box's kill of everything comes
-    after the trace is complete, or after :data:`FLUSH_WAIT` at most.
+    blocked in and their end, and exits.  Processes the trace saw that are no
+    longer the program's descendants (a forked child whose parent died: the
+    restart test kills the server, not its children) are found among the box's
+    processes (``box_pids``) by their pid in the box.  The box's kill of
+    everything comes after the trace is complete, or after :data:`FLUSH_WAIT`.
     """
     proc = getattr(prog, "proc", None)
-    if proc is not None and proc.poll() is None:
-        for pid in netinfo.descendants(proc.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-    if proc is not None:
-        poll_until(lambda: complete(out), Deadline.after(FLUSH_WAIT, "strace to write its last lines"))
+    if proc is None:
+        then()
+        return
+    if proc.poll() is None:
+        _kill(netinfo.descendants(proc.pid))
+
+    def written() -> bool:
+        text = _text(out)
+        if text is None or _complete(text):
+            return True
+        if box_pids is not None:
+            _kill(_in_box(_ends(text)[0], box_pids()))
+        return False
+    poll_until(written, Deadline.after(FLUSH_WAIT, "strace to write its last lines"))
     then()
 
 
-def complete(path: Path) -> bool:
-    """Every process (and thread) the trace saw has its ``+++`` end line: strace has written all."""
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _in_box(nspids: set[int], candidates: list[int]) -> list[int]:
+    """Of ``candidates`` (host pids), those whose pid in their own namespace is in ``nspids``
+    (strace in the box prints the box's pids)."""
+    found = []
+    for pid in candidates:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                line = next((x for x in f if x.startswith("NSpid:")), "")
+        except OSError:
+            continue
+        own = line.split()[-1:] if line else [str(pid)]
+        if own and own[0].isdigit() and int(own[0]) in nspids:
+            found.append(pid)
+    return found
+
+
+def _text(path: Path) -> str | None:
     try:
-        text = path.read_text(errors="replace")
+        return path.read_text(errors="replace")
     except OSError:
-        return True            # no trace was written (strace could not start): nothing to wait for
+        return None            # no trace was written (strace could not start)
+
+
+def _ends(text: str) -> tuple[set[int], set[int]]:
+    """The processes (and threads) the trace saw without their ``+++`` end line, and those with."""
     seen, ended = set(), set()
     for line in text.splitlines():
         pid, _, rest = line.partition(" ")
         if pid.isdigit():
-            (ended if rest.lstrip().startswith("+++") else seen).add(pid)
-    return bool(ended) and seen <= ended
+            (ended if rest.lstrip().startswith("+++") else seen).add(int(pid))
+    return seen - ended, ended
+
+
+def _complete(text: str) -> bool:
+    unended, ended = _ends(text)
+    return bool(ended) and not unended
+
+
+def complete(path: Path) -> bool:
+    """Every process (and thread) the trace saw has its ``+++`` end line: strace has written all."""
+    text = _text(path)
+    return text is None or _complete(text)      # no trace at all: nothing to wait for
 
 
 def parse(path: Path) -> list[Call]:

@@ -117,6 +117,32 @@ def test_whole_lines_only():
     assert "line-echo" in found and "ignores-partial-send" not in found
 
 
+_FORKED = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+           '5 accept(3, NULL, NULL) = 4\n'
+           '5 clone(child_stack=NULL, flags=CLONE_CHILD_SETTID|SIGCHLD) = 6\n'
+           '5 close(4) = 0\n'
+           '6 read(4, "hi\\n", 4096) = 3\n'
+           '6 write(4, "hi\\n", 3) = 3\n')
+
+
+def test_closes_first_needs_every_copy_of_the_connection_closed():
+    """A server that closes after one reply, in one process or in a forked child; a fork
+    parent's close of its copy is not the end of the connection (seen in CI: a trace whose
+    last calls were missing named closes-first for a child still reading)."""
+    one = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                '5 accept(3, NULL, NULL) = 4\n'
+                '5 read(4, "hi\\n", 4096) = 3\n'
+                '5 write(4, "hi\\n", 3) = 3\n'
+                '5 close(4) = 0\n')
+    assert "closes-first" in one
+    forked = codes(_FORKED + '6 close(4) = 0\n')
+    assert "closes-first" in forked and forked["closes-first"].calls[-1].pid == 6
+    assert "closes-first" not in codes(_FORKED)                       # the child holds it
+    assert "closes-first" not in codes(_FORKED + '6 read(4,  <unfinished ...>\n'
+                                                 '6 +++ killed by SIGKILL +++\n')
+    assert "closes-first" not in codes(_FORKED + '6 read(4, "", 4096) = 0\n6 close(4) = 0\n')
+
+
 def test_blocking_waitpid_in_the_sigchld_handler():
     found = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
                   '5 accept(3, NULL, NULL) = 4\n'
@@ -194,3 +220,21 @@ def test_a_traced_program_keeps_its_pid_and_its_verdict(fd_leak_run):
     # Complete: the program was killed in its last accept(), and that call is there.
     assert any(c.name.startswith("accept") and c.result is None for c in calls)
     assert not list(Path(run.prepared.workdir.path).glob(".socket-grader-trace-*"))
+
+
+@pytest.mark.skipif(not trace.available(), reason="strace is not installed")
+def test_a_trace_strace_had_not_finished_is_not_evidence(monkeypatch):
+    """A trace cut short has lost its last calls: no cause is read from it, and the
+    feedback says why (the causes from outside still stand)."""
+    spec = load_spec(SPECS / "tcp-echo.yaml")
+    folder = SUBMISSIONS / "tcp-echo" / "c-getline-echo"
+    whole = engine.grade(spec, folder, GradeOptions(only=["binary-safe"])).tests[0]
+    if whole.failure.evidence_note:
+        pytest.skip(whole.failure.evidence_note)     # this machine cannot trace
+    assert whole.failure.evidence == "calls" and "line-echo" in whole.diagnoses
+    monkeypatch.setattr(trace, "complete", lambda path: False)
+    monkeypatch.setattr(trace, "FLUSH_WAIT", 0.2)
+    cut = engine.grade(spec, folder, GradeOptions(only=["binary-safe"])).tests[0]
+    assert cut.status is whole.status and cut.points == whole.points
+    assert cut.failure.evidence == "outside" and "line-echo" not in cut.diagnoses
+    assert "not used as evidence" in cut.failure.evidence_note
