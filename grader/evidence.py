@@ -44,8 +44,9 @@ from .trace import Call
 
 MODE = os.environ.get("SOCKET_GRADER_EVIDENCE", "replay")
 TRACE_EVERY_TEST = MODE == "every"
-# A replay is for the calls, not the verdict: a wait that would time out has shown
-# its calls long before, so no step of a replay waits longer than this.
+# A replay is for the calls, not the verdict: a wait that timed out has shown its calls
+# long before, so the failed step of a replay waits at most this (the steps before it
+# wait as in the graded run; see steps.Context._capped).
 REPLAY_WAIT = 0.5
 # At most this many lines of calls in one cause's excerpt.
 EXCERPT_LINES = 6
@@ -720,7 +721,7 @@ def explain(prepared, test, seed: int, total, out, scope=None):
             from .scope import TestScope
             try:
                 with TestScope(prepared, test, seed, total, trace=True,
-                               wait_cap=REPLAY_WAIT) as replay:
+                               wait_cap=REPLAY_WAIT, replay_of=f) as replay:
                     again = replay.run()
             except Exception as e:        # evidence is a bonus: never fail the test over it
                 f.evidence_note = f"the replay under trace failed: {e}"

@@ -114,12 +114,14 @@ class TestScope:
     """Everything one test owns; ``with TestScope(...) as scope: outcome = scope.run()``."""
 
     def __init__(self, prepared: Prepared, test: TestSpec, seed: int, total: Deadline, *,
-                 trace: bool = False, wait_cap: float | None = None) -> None:
+                 trace: bool = False, wait_cap: float | None = None,
+                 replay_of: StepFailed | None = None) -> None:
         self.p = prepared
         # Evidence: with ``trace``, every program of the test runs under strace
         # (grader.trace); its calls are in ``self.calls`` once the scope has ended.
         self.trace = trace
-        self.wait_cap = wait_cap                # a replay: no step waits longer than this
+        self.wait_cap = wait_cap                # a replay: its capped waits last at most this
+        self.replay_of = replay_of              # ... and the graded run's failure it replays
         self.calls: dict[str, list] = {}        # argv[0] of each traced program -> its calls
         self._traces: list[tuple[str, Path]] = []
         self.traces: list[list] = []            # each traced launch's calls, once the scope has ended
@@ -162,7 +164,8 @@ class TestScope:
             rng = random.Random(self.seed)
             port = self.world.choose_port(self.spec.port)
             self.ctx = Context(spec=self.spec, test=self.test, deadline=self.deadline, rng=rng,
-                               host=HOST, port=port, world=self, wait_cap=self.wait_cap)
+                               host=HOST, port=port, world=self, wait_cap=self.wait_cap,
+                               replay_of=self.replay_of)
             self._stack.callback(self.ctx.net.close_all, reset=True)
         except BaseException:
             self._stack.close()

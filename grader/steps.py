@@ -74,7 +74,9 @@ class Context:
     signalled: str | None = None
     used_randomness: bool = False
     stuck: list | None = None             # evidence that ended the last wait early (grader.stuck)
-    wait_cap: float | None = None         # a replay for evidence: no step waits longer than this
+    wait_cap: float | None = None         # a replay for evidence: its capped waits last at most this
+    replay_of: Any = None                 # a replay: the graded run's StepFailed (its .step, .stuck)
+    step: Any = None                      # the step being run
     shadow: "Context | None" = None       # the reference, mirrored (expect: reference)
     is_shadow: bool = False
     replies: dict[str, list[bytes]] = field(default_factory=dict)   # the reference's replies, by socket
@@ -82,10 +84,25 @@ class Context:
     def step_deadline(self, args: Any, what: str) -> Deadline:
         within = args.get("within") if isinstance(args, dict) else None
         seconds = within or self.spec.limits["step"]
-        if self.wait_cap is not None:
+        if self.wait_cap is not None and self._capped():
             seconds = min(seconds, self.wait_cap)
             return self.deadline.sooner(seconds, what)   # a replay: evidence, not a verdict
         return self.world.stretch(self.deadline.sooner(seconds, what))
+
+    def _capped(self) -> bool:
+        """In a replay, whether this step's waits are capped (``wait_cap``).  Steps before
+        the one the graded run failed at passed there: they wait as they did, or strace's
+        cost could fail one early and the calls would tell of another failure.  The failed
+        step is capped (its calls show within the cap) unless kernel evidence ended its
+        wait: then the replay waits for that evidence again, and the calls show the program
+        in the same state."""
+        failed = getattr(self.replay_of, "step", None)
+        at, fail_at = _position(self.test.steps, self.step), _position(self.test.steps, failed)
+        if at is None or fail_at is None:
+            return True
+        if at < fail_at:
+            return False
+        return not (at == fail_at and getattr(self.replay_of, "stuck", None))
 
     def family(self) -> int:
         if self.program and self.program.readiness and self.program.readiness.ok:
@@ -94,6 +111,10 @@ class Context:
 
     def connect_host(self, family: int) -> str:
         return "::1" if family == socket.AF_INET6 else self.host
+
+
+def _position(steps: Any, step: Any) -> int | None:
+    return next((i for i, s in enumerate(steps) if s is step), None) if step is not None else None
 
 
 NO_SHUTDOWN: Diagnosis = (
@@ -990,6 +1011,7 @@ MIRRORED = {"connect", "udp", "send", "expect", "expect_eof", "shutdown", "close
 
 
 def run_step(ctx: Context, step: Step) -> None:
+    ctx.step = step
     if ctx.shadow is not None and step.action in MIRRORED:
         try:
             ACTIONS[step.action](ctx.shadow, step)

@@ -182,7 +182,29 @@ def _processes(roots: Iterable[int], box: Callable[[], list[int]] | None = None)
         for pid in candidates:
             if pid not in found and _netns(pid) in nets:
                 found.append(pid)
-    return found
+    tracers = _our_tracers(found)
+    return [pid for pid in found if pid not in tracers]
+
+
+def _our_tracers(pids: list[int]) -> set[int]:
+    """Of ``pids``, the grader's strace tracing others of them (a replay for evidence):
+    it is the grader's instrument, in the programs' network but not theirs, and acts only
+    when its tracees do."""
+    from .trace import STRACE
+    tracers = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                tracer = next((int(x.split()[1]) for x in f if x.startswith("TracerPid:")), 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        if tracer and tracer in pids and tracer not in tracers:
+            try:
+                if os.path.realpath(f"/proc/{tracer}/exe") == os.path.realpath(STRACE):
+                    tracers.add(tracer)
+            except OSError:
+                pass
+    return tracers
 
 
 def _netns(pid: int) -> str | None:

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import SPECS, SUBMISSIONS
 from grader import evidence, trace
-from grader.deadline import Deadline
+from grader.deadline import Deadline, poll_until
 from grader import engine
 from grader.engine import GradeOptions, _Run
 from grader.build import detect_language
@@ -238,3 +238,46 @@ def test_a_trace_strace_had_not_finished_is_not_evidence(monkeypatch):
     assert cut.status is whole.status and cut.points == whole.points
     assert cut.failure.evidence == "outside" and "line-echo" not in cut.diagnoses
     assert "not used as evidence" in cut.failure.evidence_note
+
+
+def test_a_replay_waits_as_the_graded_run_did_before_the_failed_step():
+    """Steps the graded run passed wait their own time in the replay (strace's cost must
+    not fail one early); the failed step is capped, unless kernel evidence ended its wait."""
+    from grader.steps import Context, StepFailed
+    spec = load_spec(SPECS / "tcp-echo.yaml")
+    test = next(t for t in spec.tests if t.name == "partial-writes")
+    connect, send, expect, shutdown = test.steps[:4]
+    failed = StepFailed("no echo")
+    failed.step = expect
+
+    def capped(step, stuck):
+        failed.stuck = stuck
+        ctx = Context(spec=spec, test=test, deadline=Deadline.after(60), rng=None, host="127.0.0.1",
+                      port=0, world=None, wait_cap=evidence.REPLAY_WAIT, replay_of=failed)
+        ctx.step = step
+        return ctx._capped()
+
+    assert [capped(s, None) for s in (connect, send, expect, shutdown)] == [False, False, True, True]
+    assert [capped(s, ["blocked"]) for s in (connect, send, expect, shutdown)] == [False, False, False, True]
+
+
+@pytest.mark.skipif(not trace.available(), reason="strace is not installed")
+def test_a_traced_program_can_be_judged_stuck():
+    """strace is in the programs' network but is not one of them: a replay's waits end
+    on the same kernel evidence as the graded run's (else each waited out its deadline)."""
+    spec = load_spec(SPECS / "tcp-echo.yaml")
+    folder = SUBMISSIONS / "tcp-echo" / "c-correct-fork"
+    run = _Run(spec, folder, detect_language(spec, folder), GradeOptions())
+    run.open()
+    try:
+        if evidence.tracing_refused(run.prepared):
+            pytest.skip("this machine refuses ptrace")
+        test = next(t for t in spec.tests if t.name == "echo-line")
+        with scopes.TestScope(run.prepared, test, engine.test_seed(run.seed, test), Deadline.after(60),
+                              trace=True) as scope:
+            out = scope.run()
+            assert out.failure is None and out.error is None
+            blocked = poll_until(scope.stuck, Deadline.after(5, "the server to be blocked in accept()"))
+            assert blocked and {b.call for b in blocked} == {"accept()"}, blocked
+    finally:
+        run.close()
