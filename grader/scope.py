@@ -259,9 +259,11 @@ class TestScope:
                 if self.deadline.expired:
                     raise StepFailed(f"the test's time limit ({self.deadline.describe()}) was reached "
                                      f"before step '{step.action}' (line {step.line})")
+                ctx.step = step
                 run_step(ctx, step)
         except StepFailed as f:
             out.failure = f
+            f.test_step = ctx.step
             f.stuck = ctx.stuck         # the kernel evidence that ended its wait, if any
             f.causes = self._extra_evidence() + f.causes
         except ReferenceFailed as e:

@@ -39,6 +39,7 @@ class StepFailed(Exception):
         self.causes = causes or []
         self.details = details or []
         self.stuck: list | None = None     # set by the scope: the evidence that ended the wait
+        self.test_step: Any = None         # set by the scope: the test's step it failed in
 
 
 class World(Protocol):
@@ -75,8 +76,8 @@ class Context:
     used_randomness: bool = False
     stuck: list | None = None             # evidence that ended the last wait early (grader.stuck)
     wait_cap: float | None = None         # a replay for evidence: its capped waits last at most this
-    replay_of: Any = None                 # a replay: the graded run's StepFailed (its .step, .stuck)
-    step: Any = None                      # the step being run
+    replay_of: Any = None                 # a replay: the graded run's StepFailed (.test_step, .stuck)
+    step: Any = None                      # the test's step being run (a repeat, not its steps)
     shadow: "Context | None" = None       # the reference, mirrored (expect: reference)
     is_shadow: bool = False
     replies: dict[str, list[bytes]] = field(default_factory=dict)   # the reference's replies, by socket
@@ -96,7 +97,7 @@ class Context:
         step is capped (its calls show within the cap) unless kernel evidence ended its
         wait: then the replay waits for that evidence again, and the calls show the program
         in the same state."""
-        failed = getattr(self.replay_of, "step", None)
+        failed = getattr(self.replay_of, "test_step", None)
         at, fail_at = _position(self.test.steps, self.step), _position(self.test.steps, failed)
         if at is None or fail_at is None:
             return True
@@ -1011,7 +1012,6 @@ MIRRORED = {"connect", "udp", "send", "expect", "expect_eof", "shutdown", "close
 
 
 def run_step(ctx: Context, step: Step) -> None:
-    ctx.step = step
     if ctx.shadow is not None and step.action in MIRRORED:
         try:
             ACTIONS[step.action](ctx.shadow, step)

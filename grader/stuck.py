@@ -119,6 +119,11 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
     found: list[Blocked] = []
     running: list[tuple[int, int]] = []
     any_thread = False
+    roots = list(roots)
+    if any(_state(root, root) in ("Z", "X") for root in roots):
+        # A program the caller still counts as live has ended: its exit is on its way to
+        # the caller (a wait for it must not end on "nothing can come").
+        return None
     # A zombie (or a process gone meanwhile) holds nothing and does nothing.
     pids = [pid for pid in _processes(roots, box) if _state(pid, pid) not in ("Z", "X")]
     nets = {}

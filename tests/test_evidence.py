@@ -248,7 +248,7 @@ def test_a_replay_waits_as_the_graded_run_did_before_the_failed_step():
     test = next(t for t in spec.tests if t.name == "partial-writes")
     connect, send, expect, shutdown = test.steps[:4]
     failed = StepFailed("no echo")
-    failed.step = expect
+    failed.test_step = expect
 
     def capped(step, stuck):
         failed.stuck = stuck

@@ -229,3 +229,33 @@ def test_a_proven_spinner_runs_only_on_an_idle_processor():
         spinner.kill()
         spinner.wait()
         ls.close()
+
+
+def test_a_program_that_has_ended_but_is_not_yet_reported_is_not_stuck():
+    """A wait for a client's exit, beside a server blocked in accept(): once the client
+    has ended, its exit is on its way to the grader, so the wait must not end on "nothing
+    can come" (seen under load: a correct kv-store server was said to hang the reference
+    client that had in fact finished)."""
+    import socket as sk
+    import subprocess
+    import sys
+    from grader.deadline import Deadline, poll_until
+    from grader.stuck import stuck
+    with sk.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""\
+        import socket
+        s = socket.socket(); s.bind(("127.0.0.1", {port})); s.listen()
+        s.accept()
+        """)])
+    ended = subprocess.Popen(["true"])
+    try:
+        assert poll_until(lambda: stuck([server.pid]), Deadline.after(10, "the server in accept()"))
+        state = lambda: open(f"/proc/{ended.pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        assert poll_until(lambda: state() == "Z", Deadline.after(10, "true to end"))
+        assert stuck([server.pid, ended.pid]) is None      # not reaped: not reported yet
+    finally:
+        server.kill()
+        server.wait()
+        ended.wait()
