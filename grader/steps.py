@@ -882,12 +882,15 @@ def do_expect_resources(ctx: Context, step: Step) -> None:
                        f"more than the {ctx.fd_baseline} it had before these connections: close() every "
                        "accepted socket when its client is done (in a fork server the parent must "
                        "close its copy too)", "fd-leak"))
+    details = _stuck_detail(ctx)
     if max_zombies is not None and len(state["zombies"]) > max_zombies:
         causes.append((f"{plural(len(state['zombies']), 'zombie child')} left: call waitpid() for "
                        "every child (loop waitpid(-1, &status, WNOHANG) in a SIGCHLD handler, or "
                        "set SIGCHLD to SIG_IGN)", "zombies"))
+        from .stuck import doing
+        details.append(f"the program meanwhile: {doing(pid)}")
     when = "and cannot be any more" if ctx.stuck else f"within {_within(d)}"
-    raise StepFailed(f"resources were not released {when}", causes, _stuck_detail(ctx))
+    raise StepFailed(f"resources were not released {when}", causes, details)
 
 
 def do_expect_stdout(ctx: Context, step: Step) -> None:

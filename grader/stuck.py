@@ -160,6 +160,40 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
     return found if any_thread else None
 
 
+# Other calls a thread may be seen in, named only to say what it was doing (never evidence).
+NAMED: dict[str, dict[int, str]] = {
+    "x86_64": {61: "waitpid", 247: "waitid", 35: "nanosleep", 230: "clock_nanosleep",
+               34: "pause", 130: "sigsuspend", 1: "write", 44: "sendto", 46: "sendmsg",
+               42: "connect", 56: "clone", 57: "fork", 435: "clone3"},
+    "aarch64": {260: "waitpid", 95: "waitid", 101: "nanosleep", 115: "clock_nanosleep",
+                133: "sigsuspend", 64: "write", 206: "sendto", 211: "sendmsg", 203: "connect",
+                220: "clone", 435: "clone3"},
+}.get(platform.machine(), {})
+_STATES = {"R": "running or waiting for a processor", "D": "in a disk wait", "T": "stopped",
+           "t": "stopped by a tracer", "Z": "ended (a zombie)", "X": "gone"}
+
+
+def doing(pid: int) -> str:
+    """What each thread of ``pid`` is doing now, in words (for feedback: "in waitpid()")."""
+    said = []
+    for tid in _threads_of(pid) or []:
+        state = _state(pid, tid) or "?"
+        what = _STATES.get(state)
+        if what is None:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                    nr = f.read().split()[0]
+            except (OSError, IndexError):
+                nr = ""
+            name = CALLS.get(int(nr)) or NAMED.get(int(nr)) if nr.isdigit() else None
+            what = f"in {name}()" if name else "asleep"
+        said.append(what)
+    if not said:
+        return "gone"
+    counts = {w: said.count(w) for w in said}
+    return ", ".join(w if n == 1 else f"{n} threads {w}" for w, n in counts.items())
+
+
 def describe(blocked: list[Blocked]) -> str:
     """The evidence in words, the same whatever the order threads were read in."""
     kinds = sorted({b.words() for b in blocked})

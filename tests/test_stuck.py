@@ -259,3 +259,20 @@ def test_a_program_that_has_ended_but_is_not_yet_reported_is_not_stuck():
         server.kill()
         server.wait()
         ended.wait()
+
+
+def test_what_a_program_is_doing_in_words():
+    """Said beside a resource that was not released (a zombie left: is the server in
+    waitpid(), in accept(), running?)."""
+    import subprocess
+    import sys
+    from grader.deadline import Deadline, poll_until
+    from grader.stuck import doing
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert poll_until(lambda: doing(sleeper.pid) == "in clock_nanosleep()",
+                          Deadline.after(10, "python to sleep")), doing(sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert doing(sleeper.pid) == "gone"
