@@ -738,7 +738,7 @@ def explain(prepared, test, seed: int, total, out, scope=None):
         # Its last calls are missing: a rule that reads "it never called recv() again"
         # from a trace cut short would name a wrong cause.
         f.evidence_note = (f"strace had not written all the program's calls {trace.FLUSH_WAIT:g} s "
-                           "after the test ended (a busy machine), so they are not used as evidence")
+                           "after the test ended, so they are not used as evidence")
         traces = None
     if traces is None:
         apply(f, [], stderr=out.stderr_tail, stdout=out.stdout_tail)

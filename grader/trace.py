@@ -46,10 +46,11 @@ TRACED = ("socket,bind,listen,accept,accept4,connect,recvfrom,recvmsg,recv,sendt
 # Bytes of each buffer strace shows: enough to find the first 0 byte of a typical
 # receive buffer (strlen()), the end of a line, a prompt; excerpts show less.
 STRING_LIMIT = 1024
-# How long a killed tracee's strace may take to write its last lines and exit.  It
-# takes milliseconds; on a machine busy with other tests it can take longer, and a
-# trace cut short has lost its last calls (strace's buffered output): the ones that say
-# what the program did last.  Such a trace is not used as evidence (grader.evidence).
+# How long a killed tracee's strace may take to write its last lines and exit (it takes
+# milliseconds; the wait ends as soon as the trace is complete).  A trace that is still
+# not complete then (strace itself killed, or a tracee that would not die) lacks the
+# last calls of some process, the ones that say what it did last: it is not used as
+# evidence (grader.evidence).
 FLUSH_WAIT = 5.0
 
 _CALL = re.compile(r"^(?P<pid>\d+)\s+(?P<name>\w+)\((?P<rest>.*)$")
