@@ -14,6 +14,9 @@ is asleep in a call that only input can end, and no such input is there:
 * ``futex`` waits with no timeout: a thread waiting for another thread of the
   program (a queue's get, a join, a lock); only a thread of the programs can
   wake it, and all of them are blocked for good too;
+* ``waitpid``/``wait4``/``waitid`` without WNOHANG: a process waiting for a
+  child to end (a SIGCHLD handler that blocks); its children are the
+  programs' processes too, all blocked for good;
 * ``poll``/``ppoll``/``select``/``pselect6`` with no timeout, on TCP sockets
   none of which is ready for what is asked (the fd set is read from the
   program's memory), or ``epoll_wait`` with no timeout on an epoll fd that is
@@ -69,10 +72,12 @@ _libc = ctypes.CDLL(None, use_errno=True)
 BLOCKING: dict[str, dict[int, str]] = {
     "x86_64": {0: "read", 43: "accept", 288: "accept4", 45: "recvfrom", 47: "recvmsg",
                7: "poll", 271: "ppoll", 23: "select", 270: "pselect6",
-               232: "epoll_wait", 281: "epoll_pwait", 202: "futex"},
+               232: "epoll_wait", 281: "epoll_pwait", 202: "futex", 61: "waitpid", 247: "waitid"},
     "aarch64": {63: "read", 202: "accept", 242: "accept4", 207: "recvfrom", 212: "recvmsg",
-                73: "ppoll", 72: "pselect6", 22: "epoll_pwait", 98: "futex"},
+                73: "ppoll", 72: "pselect6", 22: "epoll_pwait", 98: "futex", 260: "waitpid",
+                95: "waitid"},
 }
+WNOHANG = 1
 # futex operations that wait (the command, without the private and clock flags).
 FUTEX_CMD_MASK = 0x7F
 FUTEX_WAITS = {0, 9}          # FUTEX_WAIT, FUTEX_WAIT_BITSET
@@ -99,6 +104,8 @@ class Blocked:
                     f"{self.port}), returning 0 each time: it loops forever at end of stream")
         if self.call == "futex()":
             return "a thread waiting for another thread (a queue, a lock, a join) with no time limit"
+        if self.call == "waitpid()":
+            return "waitpid() for a child process that is itself blocked"
         if self.listening:
             return f"accept() on port {self.port} with no client waiting"
         if self.call == "recv()" or self.call.startswith(("read", "recv")):
@@ -162,10 +169,10 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
 
 # Other calls a thread may be seen in, named only to say what it was doing (never evidence).
 NAMED: dict[str, dict[int, str]] = {
-    "x86_64": {61: "waitpid", 247: "waitid", 35: "nanosleep", 230: "clock_nanosleep",
+    "x86_64": {35: "nanosleep", 230: "clock_nanosleep",
                34: "pause", 130: "sigsuspend", 1: "write", 44: "sendto", 46: "sendmsg",
                42: "connect", 56: "clone", 57: "fork", 435: "clone3"},
-    "aarch64": {260: "waitpid", 95: "waitid", 101: "nanosleep", 115: "clock_nanosleep",
+    "aarch64": {101: "nanosleep", 115: "clock_nanosleep",
                 133: "sigsuspend", 64: "write", 206: "sendto", 211: "sendmsg", 203: "connect",
                 220: "clone", 435: "clone3"},
 }.get(platform.machine(), {})
@@ -313,6 +320,12 @@ def _blocked(pid: int, tid: int, state: str) -> Blocked | None:
         if args[1] & FUTEX_CMD_MASK not in FUTEX_WAITS or args[3] != 0:
             return None
         return Blocked(pid, "futex()", False, 0)
+    if call in ("waitpid", "waitid"):
+        # Asleep until a child ends (or stops): the children are the program's processes
+        # too, so stuck() counts this only when every one of them is blocked for good.
+        # (Asleep in it means there are children, and none has ended: no WNOHANG.)
+        options = args[2] if call == "waitpid" else args[3]
+        return None if options & WNOHANG else Blocked(pid, "waitpid()", False, 0)
     if call in MULTIPLEXERS:
         return MULTIPLEXERS[call](pid, args)
     info = _poll_fd(pid, args[0])

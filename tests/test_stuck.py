@@ -62,6 +62,38 @@ LATE_THREAD = """\
         threading.Thread(target=serve, args=(c,)).start()
     """
 
+# A fork server whose parent waits for each child before it accepts again (waitpid()
+# without WNOHANG); the child answers after 1.5 s: the child that sleeps could still act.
+LATE_CHILD = """\
+    import os, socket, sys, time
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    while True:
+        c, _ = s.accept()
+        if os.fork() == 0:
+            data = c.recv(100)
+            time.sleep(1.5)
+            c.sendall(data); c.close()
+            os._exit(0)
+        c.close()
+        os.waitpid(-1, 0)
+    """
+
+# The same parent; the child echoes, then waits for good (an event no one sets) with the
+# connection open: the parent's waitpid() cannot end, nor the stream.
+CHILD_NEVER_ENDS = """\
+    import os, socket, sys, threading
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    while True:
+        c, _ = s.accept()
+        if os.fork() == 0:
+            c.sendall(c.recv(100))
+            threading.Event().wait()
+        c.close()
+        os.waitpid(-1, 0)
+    """
+
 # Echoes, then keeps the connection open and waits in accept(): the end of the stream
 # cannot come (the classic fork server whose parent keeps the connected socket).
 KEEPS_IT_OPEN = """\
@@ -94,7 +126,8 @@ def _grade(tmp_path: Path, code: str):
     return r.tests[0]
 
 
-@pytest.mark.parametrize("code", [LATE, LATE_THREAD], ids=["sleeps", "a-thread-sleeps"])
+@pytest.mark.parametrize("code", [LATE, LATE_THREAD, LATE_CHILD],
+                         ids=["sleeps", "a-thread-sleeps", "a-child-sleeps"])
 def test_a_late_answer_within_the_deadline_still_passes(tmp_path, code):
     t = _grade(tmp_path, code)
     assert t.status is TestStatus.PASSED, t.feedback
@@ -109,6 +142,14 @@ def test_an_end_of_stream_that_cannot_come_ends_the_wait_at_once(tmp_path, no_re
         "nothing can come any more" in t.feedback, t.feedback
     assert "accept() on port 5001 with no client waiting" in t.feedback
     assert "no-close" in t.diagnoses             # the same cause as after the whole wait
+    assert t.duration < 1.5, t.duration         # not the step's 2 s
+
+
+def test_a_parent_in_waitpid_for_a_blocked_child_cannot_act(tmp_path, no_replays):
+    t = _grade(tmp_path, CHILD_NEVER_ENDS)
+    assert t.status is TestStatus.FAILED
+    assert "nothing can come any more" in t.feedback, t.feedback
+    assert "waitpid() for a child process that is itself blocked" in t.feedback
     assert t.duration < 1.5, t.duration         # not the step's 2 s
 
 
