@@ -63,36 +63,25 @@ LATE_THREAD = """\
     """
 
 # A fork server whose parent waits for each child before it accepts again (waitpid()
-# without WNOHANG); the child answers after 1.5 s: the child that sleeps could still act.
-LATE_CHILD = """\
-    import os, socket, sys, time
+# without WNOHANG); CHILD is what the child does with its connection ``c``.
+FORKS_AND_WAITS = """\
+    import os, socket, sys, threading, time
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("", int(sys.argv[1]))); s.listen()
     while True:
         c, _ = s.accept()
         if os.fork() == 0:
-            data = c.recv(100)
-            time.sleep(1.5)
-            c.sendall(data); c.close()
+            CHILD
             os._exit(0)
         c.close()
         os.waitpid(-1, 0)
     """
-
-# The same parent; the child echoes, then waits for good (an event no one sets) with the
-# connection open: the parent's waitpid() cannot end, nor the stream.
-CHILD_NEVER_ENDS = """\
-    import os, socket, sys, threading
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("", int(sys.argv[1]))); s.listen()
-    while True:
-        c, _ = s.accept()
-        if os.fork() == 0:
-            c.sendall(c.recv(100))
-            threading.Event().wait()
-        c.close()
-        os.waitpid(-1, 0)
-    """
+# The child answers after 1.5 s: the child that sleeps could still act.
+LATE_CHILD = FORKS_AND_WAITS.replace(
+    "CHILD", "data = c.recv(100); time.sleep(1.5); c.sendall(data); c.close()")
+# The child echoes, then waits for good (an event no one sets) with the connection
+# open: the parent's waitpid() cannot end, nor the stream.
+CHILD_NEVER_ENDS = FORKS_AND_WAITS.replace("CHILD", "c.sendall(c.recv(100)); threading.Event().wait()")
 
 # Echoes, then keeps the connection open and waits in accept(): the end of the stream
 # cannot come (the classic fork server whose parent keeps the connected socket).
