@@ -201,7 +201,7 @@ class Net:
                 if getattr(e, "errno", None) == errno.EINTR:
                     continue
                 return until()
-            if give_up is not None and not r and not w and not until() and self.delivered() \
+            if give_up is not None and not r and not w and not until() \
                     and give_up() and not self._ready_now():
                 return False
             by_sock = {id(s.sock): s for s in self.socks.values()}
@@ -212,20 +212,24 @@ class Net:
                 assert isinstance(conn, TcpConn)
                 conn.on_writable()
 
-    def delivered(self) -> bool:
-        """Everything the grader sent on its TCP connections has reached the peer's socket
-        (acknowledged), so no input of the program's is still in flight."""
-        from .stuck import unsent
+    def in_flight(self) -> list[tuple] | None:
+        """The peers' ends (:func:`grader.stuck.socket_key`) of the grader's TCP connections
+        whose bytes or FIN have not all reached the peer's socket (queued here, or not yet
+        acknowledged); None when one of those cannot be named."""
+        from .stuck import socket_key, unsent
+        going = []
         for s in self.socks.values():
             if isinstance(s, TcpConn) and not s.closed:
-                if s.outq:
-                    return False
                 try:
-                    if unsent(s.sock):
-                        return False
+                    if not s.outq and not unsent(s.sock):
+                        continue
                 except OSError:
                     continue
-        return True
+                key = socket_key(s.sock)
+                if key is None:
+                    return None
+                going.append((key[1], key[0]))
+        return going
 
     def _ready_now(self) -> bool:
         """Something came meanwhile (after the wait's last look): not the time to give up."""

@@ -203,14 +203,15 @@ class TestScope:
     def _live_pids(self) -> list[int]:
         return [p.proc.pid for p in self._programs if p.proc is not None and p.exit_status() is None]
 
-    def stuck(self) -> list | None:
+    def stuck(self, in_flight: list) -> list | None:
         """Kernel evidence that no program of the test can act before the grader does
-        (see :mod:`grader.stuck`), or None when one may (or nothing can be told)."""
+        (see :mod:`grader.stuck`; ``in_flight``: the programs' connections the grader's
+        bytes are on their way to), or None when one may (or nothing can be told)."""
         live = self._live_pids()
         if not live:
             return None
         from .stuck import stuck
-        return stuck(live, self._spin, getattr(self.p.box, "box_pids", None))
+        return stuck(live, self._spin, getattr(self.p.box, "box_pids", None), in_flight)
 
     def stretch(self, d: Deadline) -> Deadline:
         """``d``, to be moved on by the time the test's live programs wait for a processor

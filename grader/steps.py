@@ -48,7 +48,7 @@ class World(Protocol):
     def launch(self, hold: str | None) -> Program: ...          # start the program (holding its port first?)
     def socket(self, family: int, kind: int) -> socket.socket: ...   # a probe socket in the test's network
     def run_reference(self, argv: Any, stdin: bytes | None = None) -> Program: ...   # an interop program
-    def stuck(self) -> list | None: ...          # evidence that no program can act (grader.stuck)
+    def stuck(self, in_flight: list) -> list | None: ...   # no program can act (grader.stuck)
     def stretch(self, d: Deadline) -> Deadline: ...   # d, moved on by the CPU time a busy machine denied
 
 
@@ -150,7 +150,8 @@ def _evidence(ctx: Context) -> Callable[[], bool] | None:
     def cannot_come() -> bool:
         # Twice, the same, STUCK_CONFIRM apart: a state read while it changes (a child
         # being forked, a wake-up on its way) does not last.
-        blocked = ctx.world.stuck()
+        going = ctx.net.in_flight()
+        blocked = ctx.world.stuck(going) if going is not None else None
         now = time.monotonic()
         key = sorted((b.pid, b.call, b.port) for b in blocked) if blocked is not None else None
         if key is None or key != seen.get("key"):
@@ -175,9 +176,10 @@ def _wait_exit(ctx: Context, prog: Program, d: Deadline) -> int | None:
     return prog.proc.poll()
 
 
-def _stuck_detail(ctx: Context) -> list[str]:
+def _stuck_detail(ctx: Context, reference: Program | None = None) -> list[str]:
     from .stuck import describe
-    return [f"it cannot come: {describe(ctx.stuck)}"] if ctx.stuck else []
+    ref = reference.proc.pid if reference is not None and reference.proc is not None else None
+    return [f"it cannot come: {describe(ctx.stuck, ref)}"] if ctx.stuck else []
 
 
 def _waited(ctx: Context, d: Deadline, what: str) -> str:
@@ -959,7 +961,7 @@ def do_run_client(ctx: Context, step: Step) -> None:
         raise StepFailed(f"the reference client did not finish {when} talking to the "
                          "server", _program_gone(ctx) or [
                              ("the server stopped answering the reference client", "interop-hangs")],
-                         _stuck_detail(ctx))
+                         _stuck_detail(ctx, client))
     client.proc.stdout.join(ctx.deadline.sooner(1.0))
     out = client.proc.stdout.data
     want_status = args.get("status", 0)

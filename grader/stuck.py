@@ -22,12 +22,16 @@ is asleep in a call that only input can end, and no such input is there:
   program's memory), or ``epoll_wait`` with no timeout on an epoll fd that is
   not ready (it is readable exactly when a watched fd is);
 
-no signal is pending that a thread would take, and nothing is in flight: every
-TCP socket of the program has had all it sent acknowledged (SIOCOUTQ 0, so its
-output is in the grader's sockets), and the caller checks the same of the
-grader's sockets (its input is in the program's).  UDP is not judged (a
-datagram in flight is not accounted anywhere): a wait on UDP keeps its
-deadline.  Whether the socket has
+no signal is pending that a thread would take, and nothing in flight can wake a
+thread.  Bytes (or a FIN) in flight are those a socket has sent and not yet
+had acknowledged (SIOCOUTQ): the programs' own, and the grader's (the caller
+names the programs' connections those go to).  Each must go to a connection
+of the programs that no thread waits to read (a thread that died holding it,
+a server asleep in accept() while a client's bytes fill another connection),
+from one no thread waits for room on; anything else in flight (to the grader,
+to a connection a thread reads, from one a thread waits to write) means "may
+still act".  UDP is not judged (a datagram in flight is not accounted
+anywhere): a wait on UDP keeps its deadline.  Whether the socket has
 input is asked of the socket itself: a duplicate taken with ``pidfd_getfd``
 is polled (the same check the kernel makes to wake the sleeper).  Anything
 else (a thread running or runnable, a sleep, a timed wait, poll/select/epoll,
@@ -46,8 +50,8 @@ blocking call (the kernel shows POSIX timers, not these); a program that used
 one to end a wait of a few seconds would be judged stuck too early.  Socket
 servers do not do that.
 
-The caller must make sure the grader itself is not about to give input: its
-own queued bytes sent, no stimulus pending.  :func:`stuck` is cheap (a few
+The caller must make sure the grader itself is not about to give input (no
+stimulus pending) and name where its own unsent bytes go.  :func:`stuck` is cheap (a few
 /proc reads per thread) and is polled while a wait lasts.
 """
 
@@ -87,6 +91,10 @@ CALLS = BLOCKING.get(platform.machine(), {})
 SIOCOUTQ = 0x5411          # TIOCOUTQ: unacknowledged bytes of a TCP socket
 
 
+# A TCP connection as seen from one end: (its own address, its peer's), each (host, port).
+Key = tuple
+
+
 @dataclass(frozen=True)
 class Blocked:
     """One thread asleep for good: in ``call`` on a socket that has no input."""
@@ -97,6 +105,10 @@ class Blocked:
     port: int          # the socket's own port
     # A spinner's calls as the look saw them (grader.trace.Call): evidence in themselves.
     calls: tuple = field(default=(), compare=False)
+    # The connections (socket_key) the thread waits on for input, and for room to send;
+    # None: not known (any byte in flight may wake it).
+    reads: frozenset | None = field(default=None, compare=False)
+    writes: frozenset | None = field(default=None, compare=False)
 
     def words(self) -> str:
         if self.call == "recv() == 0 loop":
@@ -114,13 +126,16 @@ class Blocked:
 
 
 def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list[Blocked] | None]
-          | None = None, box: Callable[[], list[int]] | None = None) -> list[Blocked] | None:
+          | None = None, box: Callable[[], list[int]] | None = None,
+          in_flight: Iterable[Key] = ()) -> list[Blocked] | None:
     """Every thread of ``roots`` and their descendants blocked for good (how), else None.
 
     ``spinning([(pid, tid)])`` judges the threads that are running (see
     :mod:`grader.spin`); without it a running thread means "may act".  ``box()``:
     every process of the sandbox the programs run in, where the processes of their
-    network are looked for (else among all the machine's)."""
+    network are looked for (else among all the machine's).  ``in_flight``: the
+    programs' connections (:func:`socket_key`) the grader's sent bytes or FIN are
+    still on their way to."""
     if not CALLS:
         return None
     found: list[Blocked] = []
@@ -139,9 +154,6 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
     if any(_connecting(pid) for pid in nets.values()):
         return None
     for pid in pids:
-        if not _all_sent(pid):
-            return None
-    for pid in pids:
         threads = _threads_of(pid)
         if threads is None:
             return None
@@ -159,6 +171,8 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
             if blocked is None:
                 return None
             found.append(blocked)
+    if not _nothing_in_flight(pids, found, list(in_flight), unknown=bool(running)):
+        return None
     if running:
         spinners = spinning(running)
         if spinners is None:
@@ -201,11 +215,16 @@ def doing(pid: int) -> str:
     return ", ".join(w if n == 1 else f"{n} threads {w}" for w, n in counts.items())
 
 
-def describe(blocked: list[Blocked]) -> str:
-    """The evidence in words, the same whatever the order threads were read in."""
-    kinds = sorted({b.words() for b in blocked})
-    return "every thread of the program is blocked, waiting for input that is not there: " + \
-        "; ".join(kinds)
+def describe(blocked: list[Blocked], reference: int | None = None) -> str:
+    """The evidence in words, the same whatever the order threads were read in;
+    ``reference``: the pid of a reference program beside the student's, told apart."""
+    kinds = sorted({b.words() for b in blocked if b.pid != reference})
+    theirs = sorted({b.words() for b in blocked if b.pid == reference})
+    who = "of the program and of the reference client" if theirs and kinds else \
+        "of the reference client" if theirs else "of the program"
+    said = "; ".join(kinds) + ("; the reference client: " if kinds and theirs else "") + \
+        "; ".join(theirs)
+    return f"every thread {who} is blocked, waiting for input that is not there: {said}"
 
 
 # ------------------------------------------------------------------ /proc
@@ -319,22 +338,25 @@ def _blocked(pid: int, tid: int, state: str) -> Blocked | None:
         # the state as stuck only when every one of them is blocked for good too.
         if args[1] & FUTEX_CMD_MASK not in FUTEX_WAITS or args[3] != 0:
             return None
-        return Blocked(pid, "futex()", False, 0)
+        return Blocked(pid, "futex()", False, 0, reads=frozenset(), writes=frozenset())
     if call in ("waitpid", "waitid"):
         # Asleep until a child ends (or stops): the children are the program's processes
         # too, so stuck() counts this only when every one of them is blocked for good.
         # (Asleep in it means there are children, and none has ended: no WNOHANG.)
         options = args[2] if call == "waitpid" else args[3]
-        return None if options & WNOHANG else Blocked(pid, "waitpid()", False, 0)
+        return None if options & WNOHANG else Blocked(pid, "waitpid()", False, 0,
+                                                      reads=frozenset(), writes=frozenset())
     if call in MULTIPLEXERS:
         return MULTIPLEXERS[call](pid, args)
     info = _poll_fd(pid, args[0])
     if info is None:
         return None
-    readable, listening, port, kind, _ = info
+    readable, listening, port, kind, _, key = info
     if kind != socket.SOCK_STREAM or readable or listening != call.startswith("accept"):
         return None
-    return Blocked(pid, f"{call}()", listening, port)
+    # A connection comes as a SYN (stuck() looks for those), never as bytes in flight.
+    reads = frozenset() if listening else frozenset([key]) if key else None
+    return Blocked(pid, f"{call}()", listening, port, reads=reads, writes=frozenset())
 
 
 # ------------------------------------------------------------------ poll, select, epoll
@@ -344,14 +366,22 @@ def _waits_on(pid: int, call: str, wanted: list[tuple[int, bool, bool]]) -> Bloc
     TCP socket that is not ready for it (an fd of another kind: unknown)."""
     if not wanted:
         return None
+    reads: set[Key] = set()
+    writes: set[Key] = set()
     for fd, want_in, want_out in wanted:
         info = _poll_fd(pid, fd, want_out=want_out)
         if info is None:
             return None
-        readable, _listening, _port, kind = info[:4]
-        if kind != socket.SOCK_STREAM or (want_in and readable) or (want_out and info[4]):
+        readable, listening, _port, kind, writable, key = info
+        if kind != socket.SOCK_STREAM or (want_in and readable) or (want_out and writable):
             return None
-    return Blocked(pid, f"{call}()", False, 0)
+        if not listening and key is None:
+            return None
+        if want_in and not listening:
+            reads.add(key)
+        if want_out and not listening:
+            writes.add(key)
+    return Blocked(pid, f"{call}()", False, 0, reads=frozenset(reads), writes=frozenset(writes))
 
 
 def _read_mem(pid: int, addr: int, size: int) -> bytes | None:
@@ -437,25 +467,74 @@ def _connecting(pid: int) -> bool:
 _SYN_RECV = re.compile(r"^\s*\d+:\s+\S+\s+\S+\s+03\s", re.MULTILINE)
 
 
-def _all_sent(pid: int) -> bool:
-    """Every TCP socket of ``pid`` has had all it sent acknowledged (or cannot be told: False)."""
+def socket_key(s: socket.socket) -> Key | None:
+    """``s``'s connection seen from ``s`` (None if it has no peer); the other end of the
+    connection has the same two addresses the other way round."""
+    try:
+        return _address(s.getsockname()), _address(s.getpeername())
+    except (OSError, IndexError, TypeError):
+        return None
+
+
+def _address(a: tuple) -> tuple[str, int]:
+    host = a[0]
+    # A dual-stack socket names an IPv4 peer as ::ffff:a.b.c.d; the peer itself, a.b.c.d.
+    return (host[7:] if host.startswith("::ffff:") else host), a[1]
+
+
+def _nothing_in_flight(pids: list[int], found: list[Blocked], grader: list[Key],
+                       unknown: bool) -> bool:
+    """No byte (or FIN) on its way can wake a thread: each one in flight (the programs'
+    unacknowledged, the grader's, ``grader``) goes to a connection of the programs that
+    no thread waits to read, from one that no thread waits for room on.  (A byte that
+    arrives where nobody is listening changes nothing a program can see.)  ``unknown``:
+    some thread's waits are not known yet.  False when anything cannot be told."""
+    mine: dict[Key, int] = {}
+    for pid in pids:
+        socks = _connections(pid)
+        if socks is None:
+            return False
+        for key, queued in socks:
+            mine[key] = max(mine.get(key, 0), queued)
+    flights = [(key, (key[1], key[0])) for key, queued in mine.items() if queued]
+    flights += [(None, to) for to in grader]
+    if not flights:
+        return True
+    if unknown or any(b.reads is None or b.writes is None for b in found):
+        return False
+    reads = frozenset().union(*(b.reads for b in found))
+    writes = frozenset().union(*(b.writes for b in found))
+    return all(to in mine and to not in reads and sender not in writes
+               for sender, to in flights)
+
+
+def _connections(pid: int) -> list[tuple[Key, int]] | None:
+    """(socket_key, bytes and FIN not yet acknowledged) of every TCP connection of ``pid``;
+    None when that cannot be told."""
     try:
         pidfd = os.pidfd_open(pid)
     except (OSError, AttributeError):
-        return False
+        return None
+    found = []
     try:
         for fd, _inode in _socket_fds(pid):
             s = _dup_socket(pidfd, fd)
             if s is None:
                 continue                # closed meanwhile
             with s:
-                if (s.type == socket.SOCK_STREAM
-                        and not s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-                        and unsent(s)):
-                    return False
-        return True
+                if (s.type != socket.SOCK_STREAM
+                        or s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)):
+                    continue
+                queued = unsent(s)
+                key = socket_key(s)
+                if key is None:
+                    if queued:
+                        return None     # bytes on their way to nowhere we can name
+                    continue
+                found.append((key, queued))
+        return found
     except OSError:
-        return False
+        return None
     finally:
         os.close(pidfd)
 
@@ -479,9 +558,10 @@ def unsent(s: socket.socket) -> int:
 
 
 def _poll_fd(pid: int, fd: int, *, want_out: bool = False,
-             socket_only: bool = True) -> tuple[bool, bool, int, int, bool] | None:
-    """(has input, is listening, its port, its type, can take output) for socket ``fd`` of
-    ``pid`` (with ``socket_only=False``, any pollable fd: type 0); None if unknown."""
+             socket_only: bool = True) -> tuple[bool, bool, int, int, bool, Key | None] | None:
+    """(has input, is listening, its port, its type, can take output, socket_key) for
+    socket ``fd`` of ``pid`` (with ``socket_only=False``, any pollable fd: type 0); None
+    if unknown."""
     try:
         pidfd = os.pidfd_open(pid)
     except (OSError, AttributeError):
@@ -492,7 +572,7 @@ def _poll_fd(pid: int, fd: int, *, want_out: bool = False,
             if dup < 0:
                 return None
             try:
-                return bool(select.select([dup], [], [], 0)[0]), False, 0, 0, False
+                return bool(select.select([dup], [], [], 0)[0]), False, 0, 0, False, None
             except (OSError, ValueError):
                 return None
             finally:
@@ -510,7 +590,7 @@ def _poll_fd(pid: int, fd: int, *, want_out: bool = False,
             port = s.getsockname()[1] if s.family in (socket.AF_INET, socket.AF_INET6) else 0
         except OSError:
             port = 0
-        return readable, listening, port, s.type, writable
+        return readable, listening, port, s.type, writable, None if listening else socket_key(s)
     except OSError:
         return None
     finally:

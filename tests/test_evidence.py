@@ -277,7 +277,8 @@ def test_a_traced_program_can_be_judged_stuck():
                               trace=True) as scope:
             out = scope.run()
             assert out.failure is None and out.error is None
-            blocked = poll_until(scope.stuck, Deadline.after(5, "the server to be blocked in accept()"))
+            blocked = poll_until(lambda: scope.stuck([]),
+                                 Deadline.after(5, "the server to be blocked in accept()"))
             assert blocked and {b.call for b in blocked} == {"accept()"}, blocked
     finally:
         run.close()

@@ -105,8 +105,8 @@ def no_replays(monkeypatch):
     monkeypatch.setattr(evidence, "MODE", "off")
 
 
-def _grade(tmp_path: Path, code: str):
-    (tmp_path / "waits.yaml").write_text(SPEC)
+def _grade(tmp_path: Path, code: str, spec: str = SPEC):
+    (tmp_path / "waits.yaml").write_text(spec)
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "server.py").write_text(textwrap.dedent(code))
@@ -140,6 +140,95 @@ def test_a_parent_in_waitpid_for_a_blocked_child_cannot_act(tmp_path, no_replays
     assert "nothing can come any more" in t.feedback, t.feedback
     assert "waitpid() for a child process that is itself blocked" in t.feedback
     assert t.duration < 1.5, t.duration         # not the step's 2 s
+
+
+# 1 MiB to echo within 5 s: more than the two sockets' buffers hold, so the grader's
+# bytes wait in its own socket until the server reads.
+BIG_SPEC = SPEC.split("tests:")[0] + textwrap.dedent("""\
+    tests:
+      - name: large
+        points: 1
+        steps:
+          - connect: a
+          - send: {to: a, random: {size: 1048576}}
+          - expect: {from: a, echo: true, within: 5}
+    """)
+
+# Each client's thread reads once, echoes, and ends, keeping the connection open (the
+# thread that died on a decode error): the main thread waits in accept() while the
+# client's bytes pile up in a connection no thread reads.
+STOPS_READING = """\
+    import socket, sys, threading
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    kept = []
+    def serve(c):
+        kept.append(c)
+        c.sendall(c.recv(1000))
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,)).start()
+    """
+
+# Reads 64 KiB at a time with a pause between, and echoes it all after about 1.6 s.
+READS_SLOWLY = """\
+    import socket, sys, time
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    c, _ = s.accept()
+    got = 0
+    while got < 1 << 20:
+        data = c.recv(65536)
+        got += len(data)
+        c.sendall(data)
+        time.sleep(0.1)
+    s.accept()
+    """
+
+
+def test_bytes_piling_up_where_no_thread_reads_end_the_wait(tmp_path, no_replays):
+    t = _grade(tmp_path, STOPS_READING, BIG_SPEC)
+    assert t.status is TestStatus.FAILED
+    assert "nothing can come any more" in t.feedback, t.feedback
+    assert "accept() on port 5001 with no client waiting" in t.feedback
+    assert t.duration < 3, t.duration           # not the step's 5 s
+
+
+def test_a_slow_reader_of_bytes_in_flight_keeps_its_time(tmp_path):
+    t = _grade(tmp_path, READS_SLOWLY, BIG_SPEC)
+    assert t.status is TestStatus.PASSED, t.feedback
+    assert t.duration > 1.5
+
+
+def test_which_bytes_in_flight_can_wake_a_thread(monkeypatch):
+    """Bytes on their way matter only where a thread waits for them (to read them, or for
+    the room they take): judged from each thread's sockets."""
+    from grader import stuck as st
+    server, client, grader_end = ("127.0.0.1", 5001), ("127.0.0.1", 40000), ("127.0.0.1", 40001)
+    conn = (server, client)             # the server's end of the client's connection
+    other = (server, grader_end)        # the server's end of the grader's connection
+    in_accept = st.Blocked(1, "accept()", True, 5001, reads=frozenset(), writes=frozenset())
+    reads_conn = st.Blocked(1, "recv()", False, 5001, reads=frozenset([conn]), writes=frozenset())
+    polls_out = st.Blocked(2, "poll()", False, 0, reads=frozenset(),     # the client's end
+                           writes=frozenset([(client, server)]))
+    unknown = st.Blocked(1, "epoll_wait()", False, 0)
+
+    def judge(found, queued=0, grader=(), running=False):
+        monkeypatch.setattr(st, "_connections", lambda pid: [(conn, queued), (other, 0)])
+        return st._nothing_in_flight([1], found, list(grader), unknown=running)
+
+    assert judge([in_accept])                                  # nothing on its way
+    assert judge([in_accept], grader=[conn])                   # to a connection no one reads
+    assert not judge([reads_conn], grader=[conn])              # to one a thread reads
+    assert judge([reads_conn], grader=[other])
+    assert not judge([in_accept], grader=[(server, ("127.0.0.1", 9))])   # to no known socket
+    assert not judge([in_accept], queued=5)                    # the server's own, to the grader
+    assert not judge([unknown], grader=[conn])                 # waits not known
+    assert not judge([in_accept], grader=[conn], running=True)
+    monkeypatch.setattr(st, "_connections", lambda pid: [(conn, 0), ((client, server), 7)])
+    assert st._nothing_in_flight([1], [in_accept], [], unknown=False)    # client to server
+    assert not st._nothing_in_flight([1], [in_accept, polls_out], [], unknown=False)
+    assert not st._nothing_in_flight([1], [reads_conn], [], unknown=False)
 
 
 # After the echo, calls recv() again and again though it returns b"" (end of stream):
