@@ -112,6 +112,14 @@ class Deadline:
         return Deadline(self.end, what or self.what, max(0.0, self.end - now), asked=seconds,
                         _cut_by=self, _made=now)
 
+    def latest(self) -> float:
+        """The latest this deadline can end (``time.monotonic``), moved on as far as it may."""
+        if self._cut_by is not None:
+            return min(self._cut_by.latest(), self._made + (self.asked or 0.0))
+        if self._stretch is None:
+            return self.end
+        return self.end + max(0.0, self._most - self.moved)
+
     @property
     def clipped(self) -> bool:
         return self.asked is not None

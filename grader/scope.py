@@ -211,7 +211,8 @@ class TestScope:
         if not live:
             return None
         from .stuck import stuck
-        return stuck(live, self._spin, getattr(self.p.box, "box_pids", None), in_flight)
+        return stuck(live, self._spin, getattr(self.p.box, "box_pids", None), in_flight,
+                     horizon=self.deadline.latest())
 
     def stretch(self, d: Deadline) -> Deadline:
         """``d``, to be moved on by the time the test's live programs wait for a processor

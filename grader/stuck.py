@@ -65,6 +65,7 @@ import re
 import select
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -116,6 +117,8 @@ class Blocked:
                     f"{self.port}), returning 0 each time: it loops forever at end of stream")
         if self.call == "futex()":
             return "a thread waiting for another thread (a queue, a lock, a join) with no time limit"
+        if self.call == "futex() timed":
+            return "a thread asleep until after the test's time limit (a timed wait)"
         if self.call == "waitpid()":
             return "waitpid() for a child process that is itself blocked"
         if self.listening:
@@ -127,7 +130,7 @@ class Blocked:
 
 def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list[Blocked] | None]
           | None = None, box: Callable[[], list[int]] | None = None,
-          in_flight: Iterable[Key] = ()) -> list[Blocked] | None:
+          in_flight: Iterable[Key] = (), horizon: float | None = None) -> list[Blocked] | None:
     """Every thread of ``roots`` and their descendants blocked for good (how), else None.
 
     ``spinning([(pid, tid)])`` judges the threads that are running (see
@@ -135,7 +138,8 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
     every process of the sandbox the programs run in, where the processes of their
     network are looked for (else among all the machine's).  ``in_flight``: the
     programs' connections (:func:`socket_key`) the grader's sent bytes or FIN are
-    still on their way to."""
+    still on their way to.  ``horizon``: when the caller stops waiting whatever happens
+    (``time.monotonic``); a thread in a timed wait that ends later counts as blocked."""
     if not CALLS:
         return None
     found: list[Blocked] = []
@@ -167,7 +171,7 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
             if state == "R" and spinning is not None:
                 running.append((pid, tid))
                 continue
-            blocked = _blocked(pid, tid, state)
+            blocked = _blocked(pid, tid, state, horizon)
             if blocked is None:
                 return None
             found.append(blocked)
@@ -218,8 +222,10 @@ def doing(pid: int) -> str:
 def describe(blocked: list[Blocked], reference: int | None = None) -> str:
     """The evidence in words, the same whatever the order threads were read in;
     ``reference``: the pid of a reference program beside the student's, told apart."""
-    kinds = sorted({b.words() for b in blocked if b.pid != reference})
-    theirs = sorted({b.words() for b in blocked if b.pid == reference})
+    # What waits on sockets first; threads that wait for threads (a runtime's) after.
+    order = lambda words: (words.startswith("a thread"), words)   # noqa: E731
+    kinds = sorted({b.words() for b in blocked if b.pid != reference}, key=order)
+    theirs = sorted({b.words() for b in blocked if b.pid == reference}, key=order)
     who = "of the program and of the reference client" if theirs and kinds else \
         "of the reference client" if theirs else "of the program"
     said = "; ".join(kinds) + ("; the reference client: " if kinds and theirs else "") + \
@@ -315,7 +321,7 @@ def _signal_pending(pid: int, tid: int) -> bool | None:
     return bool((fields["SigPnd"] | fields["ShdPnd"]) & ~fields["SigBlk"])
 
 
-def _blocked(pid: int, tid: int, state: str) -> Blocked | None:
+def _blocked(pid: int, tid: int, state: str, horizon: float | None = None) -> Blocked | None:
     if state != "S":
         return None                     # running, runnable, stopped, in disk wait: may act
     try:
@@ -336,9 +342,16 @@ def _blocked(pid: int, tid: int, state: str) -> Blocked | None:
         # Waiting, with no timeout, for another thread of the program to wake it (a
         # queue, a join, a lock): only a thread of the programs can, and stuck() counts
         # the state as stuck only when every one of them is blocked for good too.
-        if args[1] & FUTEX_CMD_MASK not in FUTEX_WAITS or args[3] != 0:
+        if args[1] & FUTEX_CMD_MASK not in FUTEX_WAITS:
             return None
-        return Blocked(pid, "futex()", False, 0, reads=frozenset(), writes=frozenset())
+        if args[3] == 0:
+            return Blocked(pid, "futex()", False, 0, reads=frozenset(), writes=frozenset())
+        # A timed wait (the Go runtime's monitor thread sleeps 60 s when all is idle) that
+        # ends only after the caller has stopped waiting: blocked, as far as it can tell.
+        ends = _futex_ends(pid, tid, args)
+        if ends is None or horizon is None or ends < horizon + CLOCK_SLACK:
+            return None
+        return Blocked(pid, "futex() timed", False, 0, reads=frozenset(), writes=frozenset())
     if call in ("waitpid", "waitid"):
         # Asleep until a child ends (or stops): the children are the program's processes
         # too, so stuck() counts this only when every one of them is blocked for good.
@@ -382,6 +395,48 @@ def _waits_on(pid: int, call: str, wanted: list[tuple[int, bool, bool]]) -> Bloc
         if want_out and not listening:
             writes.add(key)
     return Blocked(pid, f"{call}()", False, 0, reads=frozenset(reads), writes=frozenset(writes))
+
+
+# How far a thread's own clock reading (the scheduler's) may be off time.monotonic().
+CLOCK_SLACK = 1.0
+FUTEX_CLOCK_REALTIME = 256
+FUTEX_WAIT_BITSET = 9
+
+
+def _futex_ends(pid: int, tid: int, args: list[int]) -> float | None:
+    """When (``time.monotonic``) a timed futex wait of thread ``tid`` ends by itself; None
+    if it cannot be told.  FUTEX_WAIT's timeout counts from the call, which is when the
+    thread last ran (the scheduler's ``se.exec_start``: it has slept since; a signal
+    would have restarted the call as restart_syscall); FUTEX_WAIT_BITSET's is absolute."""
+    raw = _read_mem(pid, args[3], 16)
+    if raw is None:
+        return None
+    sec, nsec = struct.unpack("qq", raw)
+    if sec < 0 or not 0 <= nsec < 1_000_000_000:
+        return None
+    timeout = sec + nsec / 1e9
+    if args[1] & FUTEX_CMD_MASK == FUTEX_WAIT_BITSET:
+        if args[1] & FUTEX_CLOCK_REALTIME:
+            return timeout - time.time() + time.monotonic()
+        return timeout
+    slept_at = _last_ran(f"/proc/{pid}/task/{tid}/sched")
+    # The scheduler's clock, in time.monotonic's: this thread runs now, so it last ran
+    # (was last accounted) a moment ago, at most a tick.
+    own = _last_ran("/proc/thread-self/sched")
+    if slept_at is None or own is None:
+        return None                     # a kernel without CONFIG_SCHED_DEBUG: not known
+    slept_at += time.monotonic() - own
+    return slept_at + timeout
+
+
+def _last_ran(path: str) -> float | None:
+    """A thread's ``se.exec_start`` (s, the scheduler's clock): when it last ran."""
+    try:
+        with open(path) as f:
+            m = re.search(r"^se\.exec_start\s*:\s*([\d.]+)", f.read(), re.MULTILINE)
+    except OSError:
+        return None
+    return float(m.group(1)) / 1000 if m else None
 
 
 def _read_mem(pid: int, addr: int, size: int) -> bytes | None:
@@ -438,7 +493,51 @@ def _epoll(pid: int, args: list[int]) -> Blocked | None:
     info = _poll_fd(pid, args[0], socket_only=False)
     if info is None or info[0]:
         return None                     # an epoll fd is readable when a watched fd is ready
-    return Blocked(pid, "epoll_wait()", False, 0)
+    watched = _epoll_watches(pid, args[0])
+    if watched is None:
+        return Blocked(pid, "epoll_wait()", False, 0)        # what it waits on: not known
+    reads: set[Key] = set()
+    writes: set[Key] = set()
+    for fd, events, is_socket in watched:
+        if not is_socket:
+            continue                    # a pipe, an eventfd (the Go runtime's wake-up pipe)
+        info = _poll_fd(pid, fd)
+        if info is None:
+            return Blocked(pid, "epoll_wait()", False, 0)
+        if info[1]:
+            continue                    # listening: a connection comes as a SYN (seen apart)
+        if info[5] is None:
+            return Blocked(pid, "epoll_wait()", False, 0)
+        if events & (POLLIN | POLLPRI | POLLRDHUP):
+            reads.add(info[5])
+        if events & POLLOUT:
+            writes.add(info[5])
+    return Blocked(pid, "epoll_wait()", False, 0, reads=frozenset(reads), writes=frozenset(writes))
+
+
+# A watched file in an epoll fd's fdinfo: "tfd: 3 events: 8000201d data: ... ino:b695d ...".
+_TFD = re.compile(r"^tfd:\s*(\d+)\s+events:\s*([0-9a-f]+)\s.*?\bino:([0-9a-f]+)", re.MULTILINE)
+
+
+def _epoll_watches(pid: int, epfd: int) -> list[tuple[int, int, bool]] | None:
+    """(fd, events, is a socket) of every file epoll fd ``epfd`` of ``pid`` watches; None
+    if unknown (a
+    watched fd closed or reused since: epoll names it by the number it had when added)."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{epfd}") as f:
+            text = f.read()
+    except OSError:
+        return None
+    found = []
+    for fd, events, inode in _TFD.findall(text):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            return None
+        if not link.endswith(f":[{int(inode, 16)}]"):
+            return None
+        found.append((int(fd), int(events, 16), link.startswith("socket:[")))
+    return found
 
 
 MULTIPLEXERS = {

@@ -83,6 +83,20 @@ LATE_CHILD = FORKS_AND_WAITS.replace(
 # open: the parent's waitpid() cannot end, nor the stream.
 CHILD_NEVER_ENDS = FORKS_AND_WAITS.replace("CHILD", "c.sendall(c.recv(100)); threading.Event().wait()")
 
+# Answers after a thread's timed wait of 1.5 s (a timed futex wait that ends within the step).
+LATE_TIMED_WAIT = """\
+    import socket, sys, threading
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    def serve(c):
+        data = c.recv(100)
+        threading.Event().wait(1.5)
+        c.sendall(data); c.close()
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,)).start()
+    """
+
 # Echoes, then keeps the connection open and waits in accept(): the end of the stream
 # cannot come (the classic fork server whose parent keeps the connected socket).
 KEEPS_IT_OPEN = """\
@@ -95,6 +109,41 @@ KEEPS_IT_OPEN = """\
         c.sendall(c.recv(100))
         kept.append(c)
     """
+# The same, beside a thread in a timed wait that ends long after the test's time limit
+# (the Go runtime's monitor sleeps 60 s when all is idle).
+KEEPS_IT_OPEN_TIMER = KEEPS_IT_OPEN.replace(
+    "kept = []", "kept = []; threading.Thread(target=threading.Event().wait, args=(60,)).start()"
+).replace("import socket, sys", "import socket, sys, threading")
+
+# Go: answers 1.5 s late from a goroutine (a timer: the runtime's epoll_pwait is timed).
+GO_LATE = """\
+    package main
+
+    import ("net"; "os"; "time")
+
+    func main() {
+        ln, _ := net.Listen("tcp", ":"+os.Args[1])
+        for {
+            c, _ := ln.Accept()
+            go func(c net.Conn) {
+                buf := make([]byte, 100)
+                n, _ := c.Read(buf)
+                time.Sleep(1500 * time.Millisecond)
+                c.Write(buf[:n]); c.Close()
+            }(c)
+        }
+    }
+    """
+# Go: echoes once and keeps the connection open (every goroutine parked, no timer).
+GO_KEEPS_IT_OPEN = GO_LATE.replace("time.Sleep(1500 * time.Millisecond)", "").replace(
+    "c.Write(buf[:n]); c.Close()", "c.Write(buf[:n]); kept = append(kept, c)").replace(
+    '"time")', ')\n\nvar kept []net.Conn')
+GO_SPEC = SPEC.replace(
+    '  python:\n    files: [server.py]\n    run: [python3, server.py, "{port}"]\n',
+    '  go:\n    files: [server.go]\n    libc: false\n'
+    '    build: [[env, GO111MODULE=off, GOCACHE=/tmp/go-build, GOTMPDIR=/tmp, go, build, -o, server,'
+    ' server.go]]\n    run: [./server, "{port}"]\n')
+assert GO_SPEC != SPEC
 
 
 @pytest.fixture
@@ -109,18 +158,30 @@ def _grade(tmp_path: Path, code: str, spec: str = SPEC):
     (tmp_path / "waits.yaml").write_text(spec)
     sub = tmp_path / "sub"
     sub.mkdir()
-    (sub / "server.py").write_text(textwrap.dedent(code))
+    (sub / ("server.go" if spec is GO_SPEC else "server.py")).write_text(textwrap.dedent(code))
     r = grade(load_spec(tmp_path / "waits.yaml"), sub)
     assert len(r.tests) == 1
     return r.tests[0]
 
 
-@pytest.mark.parametrize("code", [LATE, LATE_THREAD, LATE_CHILD],
-                         ids=["sleeps", "a-thread-sleeps", "a-child-sleeps"])
+@pytest.mark.parametrize("code", [LATE, LATE_THREAD, LATE_CHILD, LATE_TIMED_WAIT, GO_LATE],
+                         ids=["sleeps", "a-thread-sleeps", "a-child-sleeps",
+                              "a-thread-in-a-timed-wait", "go-sleeps"])
 def test_a_late_answer_within_the_deadline_still_passes(tmp_path, code):
-    t = _grade(tmp_path, code)
+    t = _grade(tmp_path, code, GO_SPEC if code is GO_LATE else SPEC)
     assert t.status is TestStatus.PASSED, t.feedback
     assert t.duration > 1.4            # the wait was not cut short
+
+
+@pytest.mark.parametrize("code", [KEEPS_IT_OPEN_TIMER, GO_KEEPS_IT_OPEN],
+                         ids=["python-thread-waits-60-s", "go"])
+def test_a_timed_wait_past_the_test_limit_does_not_keep_the_deadline(tmp_path, no_replays, code):
+    t = _grade(tmp_path, code, GO_SPEC if code is GO_KEEPS_IT_OPEN else SPEC)
+    assert t.status is TestStatus.FAILED
+    assert "nothing can come any more" in t.feedback, t.feedback
+    assert "a thread asleep until after the test's time limit (a timed wait)" in t.feedback
+    assert "no-close" in t.diagnoses
+    assert t.duration < 1.5, t.duration         # not the step's 2 s
 
 
 def test_an_end_of_stream_that_cannot_come_ends_the_wait_at_once(tmp_path, no_replays):
