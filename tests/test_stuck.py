@@ -456,3 +456,22 @@ def test_what_a_program_is_doing_in_words():
         sleeper.kill()
         sleeper.wait()
     assert doing(sleeper.pid) == "gone"
+
+
+@pytest.mark.parametrize("sample, test, said", [
+    # Blocked in recv() on a client that sent half a request, while another waits.
+    ("http-server/c-iterative", "concurrent-clients",
+     "waited on busy for a response head (ending with an empty line), but nothing can come "
+     "any more"),
+    # Go: every goroutine parked (the runtime idle), the message read once and the rest dropped.
+    ("tcp-echo/go-one-read", "echo-line", "nothing can come any more"),
+], ids=["http-iterative", "go-one-read"])
+def test_shipped_samples_that_cannot_answer_fail_at_once(sample, test, said, no_replays):
+    from grader.engine import GradeOptions
+    root = Path(__file__).resolve().parent.parent
+    spec = load_spec(root / "specs" / f"{sample.split('/')[0]}.yaml")
+    r = grade(spec, root / "submissions" / sample, GradeOptions(only=[test]))
+    (t,) = [t for t in r.tests if t.name == test]
+    assert t.status is TestStatus.FAILED
+    assert said in t.feedback, t.feedback
+    assert t.duration < 1.5, t.duration         # not the step's 2 s

@@ -43,8 +43,10 @@ def tcp(ctx, name: str | None, step: str) -> TcpConn:
 
 
 def wait_head(ctx, sock: TcpConn, d: Deadline) -> bool:
-    """Move bytes until ``sock`` holds a whole message head (or ended); True if it does."""
-    ctx.net.pump(d, lambda: HEAD_END in sock.inbuf or sock.eof or len(sock.inbuf) > HEAD_LIMIT)
+    """Move bytes until ``sock`` holds a whole message head (or ended); True if it does.
+    The wait ends early when the kernel shows no more can come (``ctx.stuck``)."""
+    ctx.net.pump(d, lambda: HEAD_END in sock.inbuf or sock.eof or len(sock.inbuf) > HEAD_LIMIT,
+                 give_up=core()._evidence(ctx))
     return HEAD_END in sock.inbuf
 
 
@@ -86,5 +88,5 @@ def head_not_ended(ctx, sock: TcpConn, d: Deadline, who: str) -> Exception:
     if sock.eof:
         return fail(f"on {sock.name}: the stream ended in the middle of the {who}'s head",
                     causes, details)
-    return fail(f"waited {d.describe()} on {sock.name} for a {who} head (ending with an empty "
-                "line)", causes, details)
+    return fail(core()._waited(ctx, d, f"on {sock.name} for a {who} head (ending with an empty "
+                                       "line)"), causes, details + core()._stuck_detail(ctx))

@@ -175,12 +175,13 @@ def _read_body(ctx, sock, args: dict, code: int, fields, d, details: list[str]) 
                          "where the body ends (a persistent connection cannot signal it by "
                          "closing)", "http-no-content-length")], details)
         # Without a length the body lasts until the server closes.
-        ctx.net.pump(d, lambda: sock.eof)
+        ctx.net.pump(d, lambda: sock.eof, give_up=core()._evidence(ctx))
         if not sock.eof:
+            open_for = "and cannot end any more" if ctx.stuck else f"for {d.describe()}"
             raise fail(f"on {sock.name}: a response without Content-Length must end with the "
-                       f"connection, but it stayed open for {d.describe()}",
+                       f"connection, but it stayed open {open_for}",
                        [("send Content-Length, or close the connection after the body",
-                         "http-no-content-length")], details)
+                         "http-no-content-length")], details + core()._stuck_detail(ctx))
         body = bytes(sock.inbuf)
         sock.inbuf.clear()
         return body
@@ -189,7 +190,7 @@ def _read_body(ctx, sock, args: dict, code: int, fields, d, details: list[str]) 
                    [("Content-Length is the body's size in bytes, in decimal", "http-bad-length")],
                    details)
     n = int(length)
-    ctx.net.pump(d, lambda: len(sock.inbuf) >= n or sock.eof)
+    ctx.net.pump(d, lambda: len(sock.inbuf) >= n or sock.eof, give_up=core()._evidence(ctx))
     body = bytes(sock.inbuf[:n])
     del sock.inbuf[:n]
     if len(body) < n:
@@ -199,8 +200,9 @@ def _read_body(ctx, sock, args: dict, code: int, fields, d, details: list[str]) 
             causes.append((f"Content-Length says {n} but the body has {len(body)} bytes",
                            "http-wrong-length"))
         raise fail(f"on {sock.name}: Content-Length announced {n} bytes, "
-                   + ("the stream ended" if sock.eof else f"waited {d.describe()}")
-                   + f" after {len(body)}", causes, details)
+                   + ("the stream ended" if sock.eof else "no more can come" if ctx.stuck
+                      else f"waited {d.describe()}")
+                   + f" after {len(body)}", causes, details + core()._stuck_detail(ctx))
     return body
 
 

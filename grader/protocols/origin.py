@@ -57,13 +57,15 @@ def do_origin_serve(ctx, step) -> None:
         ctx.net.pump(ctx.deadline.sooner(0), lambda: False)     # the browser's bytes keep moving
         return bool(select.select([ls], [], [], 0)[0]) or ctx.program.exit_status() is not None
 
-    poll_until(ready, d)
+    give_up = core()._evidence(ctx)
+    poll_until(lambda: ready() or (give_up is not None and give_up()), d)
     if not select.select([ls], [], [], 0)[0]:
+        when = "and cannot any more" if ctx.stuck else f"within {d.describe()}"
         raise fail(f"the proxy did not connect to the origin server 127.0.0.1:{port} ({name}) "
-                   f"within {d.describe()}", program_gone(ctx) + [
+                   f"{when}", program_gone(ctx) + [
                        ("connect to the host and port named in the request's URI "
                         f"(http://127.0.0.1:{port}/...) and forward the request there",
-                        "proxy-no-forward")])
+                        "proxy-no-forward")], core()._stuck_detail(ctx))
     s, _ = ls.accept()
     s.setblocking(False)
     st["served"][name] += 1
