@@ -90,6 +90,7 @@ POLLIN, POLLPRI, POLLOUT, POLLRDHUP = 0x1, 0x2, 0x4, 0x2000
 INFINITE = 0xFFFFFFFF          # a timeout of -1 (an int: its low 32 bits)
 CALLS = BLOCKING.get(platform.machine(), {})
 SIOCOUTQ = 0x5411          # TIOCOUTQ: unacknowledged bytes of a TCP socket
+SIOCINQ = 0x541B           # FIONREAD: unread bytes of a TCP socket
 
 
 # A TCP connection as seen from one end: (its own address, its peer's), each (host, port).
@@ -175,14 +176,33 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
             if blocked is None:
                 return None
             found.append(blocked)
-    if not _nothing_in_flight(pids, found, list(in_flight), unknown=bool(running)):
+    socks = _sockets(pids)
+    if socks is None or not _nothing_in_flight(socks, found, list(in_flight),
+                                               unknown=bool(running)):
         return None
     if running:
         spinners = spinning(running)
         if spinners is None:
             return None
         found += spinners
-    return found if any_thread else None
+    return Evidence(found, socks) if any_thread else None
+
+
+class Evidence(list):
+    """The blocked threads (a list of :class:`Blocked`), and what sits unread meanwhile:
+    ``unread``, (the program's port, connections, bytes) of input no thread reads;
+    ``queued``, (port, clients) of accept queues no thread accepts from."""
+
+    def __init__(self, blocked: list[Blocked], socks: "Sockets") -> None:
+        super().__init__(blocked)
+        reads = None if any(b.reads is None for b in blocked) else \
+            frozenset().union(*(b.reads for b in blocked))
+        by_port: dict[int, list[int]] = {}
+        for key, (_unsent, waiting) in sorted(socks.conns.items()):
+            if waiting and reads is not None and key not in reads:
+                by_port.setdefault(key[0][1], []).append(waiting)
+        self.unread = [(port, len(n), sum(n)) for port, n in sorted(by_port.items())]
+        self.queued = sorted((port, n) for port, n in socks.queued.items() if n)
 
 
 # Other calls a thread may be seen in, named only to say what it was doing (never evidence).
@@ -230,7 +250,13 @@ def describe(blocked: list[Blocked], reference: int | None = None) -> str:
         "of the reference client" if theirs else "of the program"
     said = "; ".join(kinds) + ("; the reference client: " if kinds and theirs else "") + \
         "; ".join(theirs)
-    return f"every thread {who} is blocked, waiting for input that is not there: {said}"
+    meanwhile = [f"{n} byte{'s' * (n != 1)} wait{'s' * (n == 1)} unread in "
+                 f"{'a connection' if c == 1 else f'{c} connections'} on port {port} that no "
+                 "thread reads" for port, c, n in getattr(blocked, "unread", ())]
+    meanwhile += [f"{n} client{'s wait' if n != 1 else ' waits'} in port {port}'s accept queue, "
+                  "and no thread accepts" for port, n in getattr(blocked, "queued", ())]
+    return f"every thread {who} is blocked, waiting for input that is not there: {said}" + \
+        ("; meanwhile " + "; ".join(meanwhile) if meanwhile else "")
 
 
 # ------------------------------------------------------------------ /proc
@@ -581,21 +607,22 @@ def _address(a: tuple) -> tuple[str, int]:
     return (host[7:] if host.startswith("::ffff:") else host), a[1]
 
 
-def _nothing_in_flight(pids: list[int], found: list[Blocked], grader: list[Key],
+@dataclass(frozen=True)
+class Sockets:
+    """The programs' TCP sockets, one look."""
+    conns: dict          # socket_key -> (bytes and FIN not yet acknowledged, bytes unread)
+    queued: dict         # listening port -> connections waiting in its accept queue
+
+
+def _nothing_in_flight(socks: Sockets, found: list[Blocked], grader: list[Key],
                        unknown: bool) -> bool:
     """No byte (or FIN) on its way can wake a thread: each one in flight (the programs'
     unacknowledged, the grader's, ``grader``) goes to a connection of the programs that
     no thread waits to read, from one that no thread waits for room on.  (A byte that
     arrives where nobody is listening changes nothing a program can see.)  ``unknown``:
     some thread's waits are not known yet.  False when anything cannot be told."""
-    mine: dict[Key, int] = {}
-    for pid in pids:
-        socks = _connections(pid)
-        if socks is None:
-            return False
-        for key, queued in socks:
-            mine[key] = max(mine.get(key, 0), queued)
-    flights = [(key, (key[1], key[0])) for key, queued in mine.items() if queued]
+    mine = socks.conns
+    flights = [(key, (key[1], key[0])) for key, (unacked, _) in mine.items() if unacked]
     flights += [(None, to) for to in grader]
     if not flights:
         return True
@@ -607,35 +634,50 @@ def _nothing_in_flight(pids: list[int], found: list[Blocked], grader: list[Key],
                for sender, to in flights)
 
 
-def _connections(pid: int) -> list[tuple[Key, int]] | None:
-    """(socket_key, bytes and FIN not yet acknowledged) of every TCP connection of ``pid``;
-    None when that cannot be told."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (OSError, AttributeError):
-        return None
-    found = []
-    try:
-        for fd, _inode in _socket_fds(pid):
-            s = _dup_socket(pidfd, fd)
-            if s is None:
-                continue                # closed meanwhile
-            with s:
-                if (s.type != socket.SOCK_STREAM
-                        or s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)):
-                    continue
-                queued = unsent(s)
-                key = socket_key(s)
-                if key is None:
-                    if queued:
-                        return None     # bytes on their way to nowhere we can name
-                    continue
-                found.append((key, queued))
-        return found
-    except OSError:
-        return None
-    finally:
-        os.close(pidfd)
+def _sockets(pids: list[int]) -> Sockets | None:
+    """One look at the TCP sockets of ``pids`` (None when it cannot be told)."""
+    conns: dict[Key, tuple[int, int]] = {}
+    queued: dict[int, int] = {}
+    for pid in pids:
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError):
+            return None
+        try:
+            for fd, _inode in _socket_fds(pid):
+                s = _dup_socket(pidfd, fd)
+                if s is None:
+                    continue            # closed meanwhile
+                with s:
+                    if s.type != socket.SOCK_STREAM:
+                        continue
+                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                        queued[s.getsockname()[1]] = _accept_queue(s)
+                        continue
+                    unacked = unsent(s)
+                    key = socket_key(s)
+                    if key is None:
+                        if unacked:
+                            return None     # bytes on their way to nowhere we can name
+                        continue
+                    conns[key] = (unacked, _unread(s))
+        except OSError:
+            return None
+        finally:
+            os.close(pidfd)
+    return Sockets(conns, queued)
+
+
+def _unread(s: socket.socket) -> int:
+    """Bytes in TCP socket ``s``'s receive queue (SIOCINQ)."""
+    return struct.unpack("i", fcntl.ioctl(s.fileno(), SIOCINQ, b"\0\0\0\0"))[0]
+
+
+def _accept_queue(s: socket.socket) -> int:
+    """Connections waiting in listening socket ``s``'s accept queue (TCP_INFO's
+    tcpi_unacked, which a listening socket uses for it)."""
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return struct.unpack_from("I", info, 24)[0] if len(info) >= 28 else 0
 
 
 def _dup_socket(pidfd: int, fd: int) -> socket.socket | None:

@@ -251,7 +251,8 @@ def test_bytes_piling_up_where_no_thread_reads_end_the_wait(tmp_path, no_replays
     t = _grade(tmp_path, STOPS_READING, BIG_SPEC)
     assert t.status is TestStatus.FAILED
     assert "nothing can come any more" in t.feedback, t.feedback
-    assert "accept() on port 5001 with no client waiting" in t.feedback
+    assert "accept() on port 5001 with no client waiting; meanwhile " in t.feedback
+    assert "bytes wait unread in a connection on port 5001 that no thread reads" in t.feedback
     assert t.duration < 3, t.duration           # not the step's 5 s
 
 
@@ -261,7 +262,7 @@ def test_a_slow_reader_of_bytes_in_flight_keeps_its_time(tmp_path):
     assert t.duration > 1.5
 
 
-def test_which_bytes_in_flight_can_wake_a_thread(monkeypatch):
+def test_which_bytes_in_flight_can_wake_a_thread():
     """Bytes on their way matter only where a thread waits for them (to read them, or for
     the room they take): judged from each thread's sockets."""
     from grader import stuck as st
@@ -275,8 +276,8 @@ def test_which_bytes_in_flight_can_wake_a_thread(monkeypatch):
     unknown = st.Blocked(1, "epoll_wait()", False, 0)
 
     def judge(found, queued=0, grader=(), running=False):
-        monkeypatch.setattr(st, "_connections", lambda pid: [(conn, queued), (other, 0)])
-        return st._nothing_in_flight([1], found, list(grader), unknown=running)
+        socks = st.Sockets({conn: (queued, 0), other: (0, 0)}, {5001: 0})
+        return st._nothing_in_flight(socks, found, list(grader), unknown=running)
 
     assert judge([in_accept])                                  # nothing on its way
     assert judge([in_accept], grader=[conn])                   # to a connection no one reads
@@ -286,10 +287,33 @@ def test_which_bytes_in_flight_can_wake_a_thread(monkeypatch):
     assert not judge([in_accept], queued=5)                    # the server's own, to the grader
     assert not judge([unknown], grader=[conn])                 # waits not known
     assert not judge([in_accept], grader=[conn], running=True)
-    monkeypatch.setattr(st, "_connections", lambda pid: [(conn, 0), ((client, server), 7)])
-    assert st._nothing_in_flight([1], [in_accept], [], unknown=False)    # client to server
-    assert not st._nothing_in_flight([1], [in_accept, polls_out], [], unknown=False)
-    assert not st._nothing_in_flight([1], [reads_conn], [], unknown=False)
+    both_ends = st.Sockets({conn: (0, 0), (client, server): (7, 0)}, {})
+    assert st._nothing_in_flight(both_ends, [in_accept], [], unknown=False)    # client to server
+    assert not st._nothing_in_flight(both_ends, [in_accept, polls_out], [], unknown=False)
+    assert not st._nothing_in_flight(both_ends, [reads_conn], [], unknown=False)
+
+
+def test_what_sits_unread_is_said_beside_the_blocked_threads():
+    """The issue's example: a server asleep in accept() while a client's bytes sit unread
+    in another connection; and one serving one client while another waits to be accepted."""
+    from grader import stuck as st
+    server, client, other = ("127.0.0.1", 5001), ("127.0.0.1", 40000), ("127.0.0.1", 40001)
+    in_accept = st.Blocked(1, "accept()", True, 5001, reads=frozenset(), writes=frozenset())
+    said = st.describe(st.Evidence([in_accept], st.Sockets({(server, client): (0, 12)}, {5001: 0})))
+    assert said == ("every thread of the program is blocked, waiting for input that is not "
+                    "there: accept() on port 5001 with no client waiting; meanwhile 12 bytes "
+                    "wait unread in a connection on port 5001 that no thread reads"), said
+    reads = st.Blocked(1, "recv()", False, 5001, reads=frozenset([(server, client)]),
+                       writes=frozenset())
+    said = st.describe(st.Evidence([reads], st.Sockets(
+        {(server, client): (0, 0), (server, other): (0, 3)}, {5001: 1})))
+    assert said.endswith("recv() on a connection with nothing to read; meanwhile 3 bytes wait "
+                         "unread in a connection on port 5001 that no thread reads; 1 client "
+                         "waits in port 5001's accept queue, and no thread accepts"), said
+    # A thread whose reads are not known (epoll, unread by the watch list): nothing is said.
+    unknown = st.Blocked(1, "epoll_wait()", False, 0)
+    assert "meanwhile" not in st.describe(st.Evidence(
+        [unknown], st.Sockets({(server, client): (0, 12)}, {})))
 
 
 # After the echo, calls recv() again and again though it returns b"" (end of stream):
@@ -463,9 +487,12 @@ def test_what_a_program_is_doing_in_words():
     ("http-server/c-iterative", "concurrent-clients",
      "waited on busy for a response head (ending with an empty line), but nothing can come "
      "any more"),
+    ("http-server/c-iterative", "concurrent-clients",
+     "recv() on a connection with nothing to read; meanwhile 1 client waits in port 6789's "
+     "accept queue, and no thread accepts"),
     # Go: every goroutine parked (the runtime idle), the message read once and the rest dropped.
     ("tcp-echo/go-one-read", "echo-line", "nothing can come any more"),
-], ids=["http-iterative", "go-one-read"])
+], ids=["http-iterative", "http-iterative-queue", "go-one-read"])
 def test_shipped_samples_that_cannot_answer_fail_at_once(sample, test, said, no_replays):
     from grader.engine import GradeOptions
     root = Path(__file__).resolve().parent.parent
