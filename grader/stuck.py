@@ -651,8 +651,14 @@ def _sockets(pids: list[int]) -> Sockets | None:
                 with s:
                     if s.type != socket.SOCK_STREAM:
                         continue
+                    inet = s.family in (socket.AF_INET, socket.AF_INET6)
                     if s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-                        queued[s.getsockname()[1]] = _accept_queue(s)
+                        if inet:
+                            queued[s.getsockname()[1]] = _accept_queue(s)
+                        continue
+                    if not inet:
+                        if unsent(s):
+                            return None     # a unix stream socket's bytes on their way
                         continue
                     unacked = unsent(s)
                     key = socket_key(s)
