@@ -23,6 +23,9 @@ RECV_CHUNK = 1 << 16
 # While a wait that can end on evidence lasts, the evidence is asked for this often
 # when nothing moves (it costs a few /proc reads per thread of the program).
 GIVE_UP_TICK = 0.02
+# Once a wait's deadline has passed, how many more looks that do not wait it takes while
+# bytes still move (each reads up to RECV_CHUNK per connection).
+LAST_LOOKS = 64
 INBUF_CAP = 64 << 20        # past this much unread data a connection stops reading
 
 
@@ -179,12 +182,19 @@ class Net:
         :mod:`grader.stuck`): asked whenever nothing moved for
         :data:`GIVE_UP_TICK`, it ends the wait early (False) when it says so.
         """
+        last_looks = LAST_LOOKS
         while True:
             if until():
                 return True
             left = deadline.remaining()
             if left <= 0:
-                return False
+                # The deadline has passed, but the grader may not have run for a while
+                # itself (a loaded machine): what came, or could go, in time and is only
+                # waiting in the kernel's queues still counts.  A few looks that do not
+                # wait, while bytes move.
+                if last_looks == 0:
+                    return False
+                last_looks -= 1
             readers = [s for s in self.socks.values() if s.can_read()]
             writers = [s for s in self.socks.values()
                        if isinstance(s, TcpConn) and s.outq and not s.closed]
@@ -201,6 +211,8 @@ class Net:
                 if getattr(e, "errno", None) == errno.EINTR:
                     continue
                 return until()
+            if left <= 0 and not r and not w:
+                return until()              # nothing more came: the deadline stands
             if give_up is not None and not r and not w and not until() \
                     and give_up() and not self._ready_now():
                 return False

@@ -229,3 +229,32 @@ def test_without_the_stretch_the_busy_machine_would_fail_it(tmp_path, hogs_on_cp
     t = _grade(tmp_path)
     assert t.status is TestStatus.FAILED
     assert "waited 2 s" in t.feedback and "0 bytes came" in t.feedback, t.feedback
+
+
+def test_a_grader_that_ran_only_after_the_deadline_still_sees_what_came_in_time():
+    """The grader is a process on the same busy machine: when its own thread gets a
+    processor only after a wait's deadline, bytes that came in time sit in its socket,
+    and the grader's own bytes wait to be written. Both count (seen in a 20-round
+    repeat run under load: a correct server failed "could not send 3 bytes within 2 s",
+    and a Java one "0 bytes came", while the grader itself waited for a processor)."""
+    import socket
+
+    from grader.conns import Net, TcpConn
+    with socket.create_server(("127.0.0.1", 0)) as ls:
+        mine = socket.create_connection(ls.getsockname())
+        peer, _ = ls.accept()
+    with mine, peer:
+        mine.setblocking(False)
+        net = Net()
+        conn = TcpConn("a", mine)
+        net.add(conn)
+        peer.sendall(b"in time\n")                  # came before the deadline...
+        late = Deadline.after(0.0, "the echo")      # ...which passed before the grader looked
+        time.sleep(0.05)
+        assert net.pump(late, lambda: b"\n" in conn.inbuf)
+        assert conn.inbuf == b"in time\n"
+        conn.queue(b"xyz")
+        assert net.pump(Deadline.after(0.0, "sending"), lambda: not conn.outq)
+        assert peer.recv(10) == b"xyz"
+        # Nothing came: the deadline stands.
+        assert not net.pump(Deadline.after(0.0, "more"), lambda: b"more" in conn.inbuf)
