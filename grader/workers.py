@@ -33,7 +33,9 @@ sweep leaves every live ``multiprocessing`` child alone, and the subreaper
 flag stays set while any pool runs).  Each worker makes its temporary files
 (the engine's work dirs) in a folder of its own, which the coordinator removes
 when the worker is gone: a killed worker leaves no files either.  A worker
-whose coordinator died without cleaning up removes its own folder as it exits.
+whose coordinator died without cleaning up removes its own folder as it exits;
+the worker makes the folder itself once it runs, so a coordinator killed while
+a worker was still starting leaves none.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import secrets
 import signal
 import tempfile
 import threading
@@ -136,6 +139,10 @@ def _worker_main(conn: Connection, options: dict, target: GradeFn,
     specs: dict[str, Spec] = {}
     try:
         if os.getppid() == coordinator:      # (else it died before PDEATHSIG was set)
+            # Made here, not by the coordinator: a coordinator killed while this process
+            # was still starting (before PDEATHSIG) leaves no folder behind.
+            os.mkdir(temp_dir)
+            os.chmod(temp_dir, 0o755)        # boxes' own uids must reach the work dirs inside
             conn.send(READY)
         while os.getppid() == coordinator:
             task = conn.recv()
@@ -330,8 +337,9 @@ class WorkerPool:
         self.shutdown()
 
     def _start_worker(self) -> _Worker:
-        temp_dir = Path(tempfile.mkdtemp(prefix="socket-grader-worker-", dir=self.temp_root))
-        temp_dir.chmod(0o755)            # boxes' own uids must reach the work dirs inside
+        # The worker makes it once it runs (see _worker_main); the name is reserved here.
+        temp_dir = Path(self.temp_root or tempfile.gettempdir()) / \
+            f"socket-grader-worker-{secrets.token_hex(8)}"
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(
             target=_worker_main, name="socket-grader worker", daemon=True,
