@@ -547,8 +547,8 @@ _TFD = re.compile(r"^tfd:\s*(\d+)\s+events:\s*([0-9a-f]+)\s.*?\bino:([0-9a-f]+)"
 
 def _epoll_watches(pid: int, epfd: int) -> list[tuple[int, int, bool]] | None:
     """(fd, events, is a socket) of every file epoll fd ``epfd`` of ``pid`` watches; None
-    if unknown (a
-    watched fd closed or reused since: epoll names it by the number it had when added)."""
+    if unknown (a watched fd closed or reused since: epoll names it by the number it had
+    when added)."""
     try:
         with open(f"/proc/{pid}/fdinfo/{epfd}") as f:
             text = f.read()
