@@ -195,8 +195,7 @@ class Evidence(list):
 
     def __init__(self, blocked: list[Blocked], socks: "Sockets") -> None:
         super().__init__(blocked)
-        reads = None if any(b.reads is None for b in blocked) else \
-            frozenset().union(*(b.reads for b in blocked))
+        reads = _waited_on(blocked, "reads")
         by_port: dict[int, list[int]] = {}
         for key, (_unsent, waiting) in sorted(socks.conns.items()):
             if waiting and reads is not None and key not in reads:
@@ -519,9 +518,10 @@ def _epoll(pid: int, args: list[int]) -> Blocked | None:
     info = _poll_fd(pid, args[0], socket_only=False)
     if info is None or info[0]:
         return None                     # an epoll fd is readable when a watched fd is ready
+    unknown = Blocked(pid, "epoll_wait()", False, 0)        # what it waits on: not known
     watched = _epoll_watches(pid, args[0])
     if watched is None:
-        return Blocked(pid, "epoll_wait()", False, 0)        # what it waits on: not known
+        return unknown
     reads: set[Key] = set()
     writes: set[Key] = set()
     for fd, events, is_socket in watched:
@@ -529,11 +529,11 @@ def _epoll(pid: int, args: list[int]) -> Blocked | None:
             continue                    # a pipe, an eventfd (the Go runtime's wake-up pipe)
         info = _poll_fd(pid, fd)
         if info is None:
-            return Blocked(pid, "epoll_wait()", False, 0)
+            return unknown
         if info[1]:
             continue                    # listening: a connection comes as a SYN (seen apart)
         if info[5] is None:
-            return Blocked(pid, "epoll_wait()", False, 0)
+            return unknown
         if events & (POLLIN | POLLPRI | POLLRDHUP):
             reads.add(info[5])
         if events & POLLOUT:
@@ -607,6 +607,13 @@ def _address(a: tuple) -> tuple[str, int]:
     return (host[7:] if host.startswith("::ffff:") else host), a[1]
 
 
+def _waited_on(found: list[Blocked], how: str) -> frozenset | None:
+    """The connections any of ``found`` waits on (``how``: "reads" or "writes"); None
+    when one thread's are not known."""
+    sets = [getattr(b, how) for b in found]
+    return None if any(x is None for x in sets) else frozenset().union(*sets)
+
+
 @dataclass(frozen=True)
 class Sockets:
     """The programs' TCP sockets, one look."""
@@ -626,10 +633,9 @@ def _nothing_in_flight(socks: Sockets, found: list[Blocked], grader: list[Key],
     flights += [(None, to) for to in grader]
     if not flights:
         return True
-    if unknown or any(b.reads is None or b.writes is None for b in found):
+    reads, writes = _waited_on(found, "reads"), _waited_on(found, "writes")
+    if unknown or reads is None or writes is None:
         return False
-    reads = frozenset().union(*(b.reads for b in found))
-    writes = frozenset().union(*(b.writes for b in found))
     return all(to in mine and to not in reads and sender not in writes
                for sender, to in flights)
 
