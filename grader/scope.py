@@ -35,7 +35,9 @@ or the grader or the spec failed (an error: never the student's fault).
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
 import random
 import select
 import shutil
@@ -62,6 +64,7 @@ from .spec import Spec, TestSpec
 from .steps import Context, ReferenceFailed, StepFailed, run_step, uses_reference
 
 HOST = "127.0.0.1"
+SIOCGSKNS = 0x894C          # a socket's network namespace, as a new fd
 # This many zombie children is evidence worth naming in any failure.
 ZOMBIE_EVIDENCE = 5
 
@@ -149,6 +152,7 @@ class TestScope:
         from .spin import SpinCheck
         self._spin = SpinCheck()                # looks at running threads' calls, now and then
         self._cpu_wait = None                   # the last deadline's meter (grader.cpuwait)
+        self._net_name: str | None = None       # see _world_net
 
     # ------------------------------------------------------------ the scope
 
@@ -207,12 +211,27 @@ class TestScope:
         """Kernel evidence that no program of the test can act before the grader does
         (see :mod:`grader.stuck`; ``in_flight``: the programs' connections the grader's
         bytes are on their way to), or None when one may (or nothing can be told)."""
-        live = self._live_pids()
-        if not live:
-            return None
+        if not self._programs:
+            return None                 # nothing started yet
         from .stuck import stuck
-        return stuck(live, self._spin, getattr(self.p.box, "box_pids", None), in_flight,
-                     horizon=self.deadline.latest())
+        return stuck(self._live_pids(), self._spin, getattr(self.p.box, "box_pids", None),
+                     in_flight, horizon=self.deadline.latest(), world=self._world_net())
+
+    def _world_net(self) -> str | None:
+        """The test's network namespace, as /proc names it ("net:[4026532288]"), read
+        once from a socket made in it; None if it cannot be told."""
+        if self._net_name is None and self.world is not None:
+            self._net_name = ""
+            try:
+                with self.world.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    fd = fcntl.ioctl(s.fileno(), SIOCGSKNS)
+                    try:
+                        self._net_name = os.readlink(f"/proc/self/fd/{fd}")
+                    finally:
+                        os.close(fd)
+            except OSError:
+                pass
+        return self._net_name or None
 
     def stretch(self, d: Deadline) -> Deadline:
         """``d``, to be moved on by the time the test's live programs wait for a processor

@@ -30,10 +30,15 @@ of the programs that no thread waits to read (a thread that died holding it,
 a server asleep in accept() while a client's bytes fill another connection),
 from one no thread waits for room on; anything else in flight (to the grader,
 to a connection a thread reads, from one a thread waits to write) means "may
-still act".  UDP is not judged (a datagram in flight is not accounted
-anywhere): a wait on UDP keeps its deadline.  Whether the socket has
-input is asked of the socket itself: a duplicate taken with ``pidfd_getfd``
-is polled (the same check the kernel makes to wake the sleeper).  Anything
+still act".  A thread may also wait for a datagram (``recvfrom`` on a UDP
+socket, or one in a poll set): a datagram in flight is not accounted on any
+connection, but on loopback it is only ever in a processor's receive backlog
+(softnet_stat's backlog length), so a wait for one counts only when every
+backlog is empty.  A socket with SO_RCVTIMEO makes a plain call a timed wait
+(blocked only if it ends after the caller stops waiting, as a timed futex
+wait).  And programs that have all ended, leaving no process in the test's own
+network, can send nothing more.  Whether the socket has input is asked of the
+socket itself: a duplicate taken with ``pidfd_getfd`` is polled (the same check the kernel makes to wake the sleeper).  Anything
 else (a thread running or runnable, a sleep, a timed wait, poll/select/epoll,
 a pipe, a read from a terminal, a call this table does not know, a
 process this grader may not inspect) means "may still act": the caller then
@@ -111,6 +116,8 @@ class Blocked:
     # None: not known (any byte in flight may wake it).
     reads: frozenset | None = field(default=None, compare=False)
     writes: frozenset | None = field(default=None, compare=False)
+    # It waits for a datagram (on a UDP socket): one on its way would wake it.
+    datagram: bool = field(default=False, compare=False)
 
     def words(self) -> str:
         if self.call == "recv() == 0 loop":
@@ -122,8 +129,12 @@ class Blocked:
             return "a thread asleep until after the test's time limit (a timed wait)"
         if self.call == "waitpid()":
             return "waitpid() for a child process that is itself blocked"
+        if self.call == "ended":
+            return "the program has ended, and none of its processes is left"
         if self.listening:
             return f"accept() on port {self.port} with no client waiting"
+        if self.datagram and self.port:
+            return f"{self.call} on UDP port {self.port} with no datagram waiting"
         if self.call == "recv()" or self.call.startswith(("read", "recv")):
             return "recv() on a connection with nothing to read"
         return f"{self.call} on sockets none of which is ready"
@@ -131,7 +142,8 @@ class Blocked:
 
 def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list[Blocked] | None]
           | None = None, box: Callable[[], list[int]] | None = None,
-          in_flight: Iterable[Key] = (), horizon: float | None = None) -> list[Blocked] | None:
+          in_flight: Iterable[Key] = (), horizon: float | None = None,
+          world: str | None = None) -> list[Blocked] | None:
     """Every thread of ``roots`` and their descendants blocked for good (how), else None.
 
     ``spinning([(pid, tid)])`` judges the threads that are running (see
@@ -140,7 +152,10 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
     network are looked for (else among all the machine's).  ``in_flight``: the
     programs' connections (:func:`socket_key`) the grader's sent bytes or FIN are
     still on their way to.  ``horizon``: when the caller stops waiting whatever happens
-    (``time.monotonic``); a thread in a timed wait that ends later counts as blocked."""
+    (``time.monotonic``); a thread in a timed wait that ends later counts as blocked.
+    ``world``: the test's own network (as :func:`_netns` names it), whose processes are
+    the programs' too; with it, programs that have all ended (``roots`` empty: their exits
+    already seen by the caller) and left no process in it are stuck for good too."""
     if not CALLS:
         return None
     found: list[Blocked] = []
@@ -152,7 +167,15 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
         # the caller (a wait for it must not end on "nothing can come").
         return None
     # A zombie (or a process gone meanwhile) holds nothing and does nothing.
-    pids = [pid for pid in _processes(roots, box) if _state(pid, pid) not in ("Z", "X")]
+    pids = [pid for pid in _processes(roots, box, world) if _state(pid, pid) not in ("Z", "X")]
+    if not roots and not pids:
+        if world is None or box is None or world == _netns(os.getpid()):
+            return None
+        # Nothing is left in the test's network to send, and what was sent before the
+        # exits is in the grader's sockets or nowhere.  (Orphans left in it are judged
+        # as the programs' processes, below.)
+        return Evidence([Blocked(0, "ended", False, 0, reads=frozenset(), writes=frozenset())],
+                        Sockets({}, {}))
     nets = {}
     for pid in pids:
         nets.setdefault(_netns(pid), pid)       # one look at each network's connections
@@ -179,6 +202,8 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
     socks = _sockets(pids)
     if socks is None or not _nothing_in_flight(socks, found, list(in_flight),
                                                unknown=bool(running)):
+        return None
+    if any(b.datagram for b in found) and not _no_datagram_on_its_way():
         return None
     if running:
         spinners = spinning(running)
@@ -241,6 +266,8 @@ def doing(pid: int) -> str:
 def describe(blocked: list[Blocked], reference: int | None = None) -> str:
     """The evidence in words, the same whatever the order threads were read in;
     ``reference``: the pid of a reference program beside the student's, told apart."""
+    if [b.call for b in blocked] == ["ended"]:
+        return f"{blocked[0].words()}, so nothing can send any more"
     # What waits on sockets first; threads that wait for threads (a runtime's) after.
     order = lambda words: (words.startswith("a thread"), words)   # noqa: E731
     kinds = sorted({b.words() for b in blocked if b.pid != reference}, key=order)
@@ -260,18 +287,19 @@ def describe(blocked: list[Blocked], reference: int | None = None) -> str:
 
 # ------------------------------------------------------------------ /proc
 
-def _processes(roots: Iterable[int], box: Callable[[], list[int]] | None = None) -> list[int]:
+def _processes(roots: Iterable[int], box: Callable[[], list[int]] | None = None,
+               world: str | None = None) -> list[int]:
     """The programs' processes: their trees, and when they have a network of their own
-    (a test's world), every process in it: among ``box()`` if given, else among all
-    the machine's.  A process whose parent exited (a daemon's double fork) is no
-    longer in its tree; it is still in the network."""
+    (a test's world; ``world`` names it too), every process in it: among ``box()`` if
+    given, else among all the machine's.  A process whose parent exited (a daemon's
+    double fork) is no longer in its tree; it is still in the network."""
     found: list[int] = []
     for root in roots:
         for pid in descendants(root):
             if pid not in found:
                 found.append(pid)
     own = _netns(os.getpid())
-    nets = {n for n in (_netns(r) for r in roots) if n is not None and n != own}
+    nets = {n for n in [*(_netns(r) for r in roots), world] if n is not None and n != own}
     if nets:
         candidates = box() if box is not None else \
             [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
@@ -389,8 +417,21 @@ def _blocked(pid: int, tid: int, state: str, horizon: float | None = None) -> Bl
     info = _poll_fd(pid, args[0])
     if info is None:
         return None
-    readable, listening, port, kind, _, key = info
-    if kind != socket.SOCK_STREAM or readable or listening != call.startswith("accept"):
+    readable, listening, port, kind, _, key, rcvtimeo = info
+    if readable or listening != call.startswith("accept"):
+        return None
+    if rcvtimeo:
+        # SO_RCVTIMEO: the call returns EAGAIN by itself once that time has passed since
+        # the thread went to sleep in it.
+        slept_at = _slept_at(pid, tid)
+        if slept_at is None or horizon is None or slept_at + rcvtimeo < horizon + CLOCK_SLACK:
+            return None
+    if kind == socket.SOCK_DGRAM and not listening:
+        # A datagram is never in flight on a connection: stuck() asks the kernel's
+        # receive backlog instead.
+        return Blocked(pid, f"{call}()", False, port, datagram=True, reads=frozenset(),
+                       writes=frozenset())
+    if kind != socket.SOCK_STREAM:
         return None
     # A connection comes as a SYN (stuck() looks for those), never as bytes in flight.
     reads = frozenset() if listening else frozenset([key]) if key else None
@@ -406,20 +447,25 @@ def _waits_on(pid: int, call: str, wanted: list[tuple[int, bool, bool]]) -> Bloc
         return None
     reads: set[Key] = set()
     writes: set[Key] = set()
+    datagram = False
     for fd, want_in, want_out in wanted:
         info = _poll_fd(pid, fd, want_out=want_out)
         if info is None:
             return None
-        readable, listening, _port, kind, writable, key = info
-        if kind != socket.SOCK_STREAM or (want_in and readable) or (want_out and writable):
+        readable, listening, _port, kind, writable, key, _ = info
+        if (want_in and readable) or (want_out and writable):
             return None
-        if not listening and key is None:
+        if kind == socket.SOCK_DGRAM and not want_out:
+            datagram = True             # see _blocked
+            continue
+        if kind != socket.SOCK_STREAM or not listening and key is None:
             return None
         if want_in and not listening:
             reads.add(key)
         if want_out and not listening:
             writes.add(key)
-    return Blocked(pid, f"{call}()", False, 0, reads=frozenset(reads), writes=frozenset(writes))
+    return Blocked(pid, f"{call}()", False, 0, datagram=datagram, reads=frozenset(reads),
+                   writes=frozenset(writes))
 
 
 # How far a thread's own clock reading (the scheduler's) may be off time.monotonic().
@@ -444,14 +490,21 @@ def _futex_ends(pid: int, tid: int, args: list[int]) -> float | None:
         if args[1] & FUTEX_CLOCK_REALTIME:
             return timeout - time.time() + time.monotonic()
         return timeout
+    slept_at = _slept_at(pid, tid)
+    return None if slept_at is None else slept_at + timeout
+
+
+def _slept_at(pid: int, tid: int) -> float | None:
+    """When (``time.monotonic``) sleeping thread ``tid`` last ran: when it went to sleep
+    in the call it is in (a signal would have restarted the call as restart_syscall);
+    None if it cannot be told (a kernel without CONFIG_SCHED_DEBUG)."""
     slept_at = _last_ran(f"/proc/{pid}/task/{tid}/sched")
     # The scheduler's clock, in time.monotonic's: this thread runs now, so it last ran
     # (was last accounted) a moment ago, at most a tick.
     own = _last_ran("/proc/thread-self/sched")
     if slept_at is None or own is None:
-        return None                     # a kernel without CONFIG_SCHED_DEBUG: not known
-    slept_at += time.monotonic() - own
-    return slept_at + timeout
+        return None
+    return slept_at + time.monotonic() - own
 
 
 def _last_ran(path: str) -> float | None:
@@ -680,6 +733,24 @@ def _sockets(pids: list[int]) -> Sockets | None:
     return Sockets(conns, queued)
 
 
+SOFTNET_STAT = "/proc/net/softnet_stat"
+
+
+def _no_datagram_on_its_way() -> bool:
+    """No packet waits in any processor's receive backlog, where loopback traffic sits
+    between a sendto() and the receiving socket's queue (the backlog's length is column
+    12 of softnet_stat, since Linux 5.10).  False when it cannot be told."""
+    try:
+        with open(SOFTNET_STAT) as f:
+            rows = [line.split() for line in f]
+    except OSError:
+        return False
+    try:
+        return bool(rows) and all(len(r) >= 13 and int(r[11], 16) == 0 for r in rows)
+    except ValueError:
+        return False
+
+
 def _unread(s: socket.socket) -> int:
     """Bytes in TCP socket ``s``'s receive queue (SIOCINQ)."""
     return struct.unpack("i", fcntl.ioctl(s.fileno(), SIOCINQ, b"\0\0\0\0"))[0]
@@ -710,11 +781,11 @@ def unsent(s: socket.socket) -> int:
     return struct.unpack("i", buf)[0]
 
 
-def _poll_fd(pid: int, fd: int, *, want_out: bool = False,
-             socket_only: bool = True) -> tuple[bool, bool, int, int, bool, Key | None] | None:
-    """(has input, is listening, its port, its type, can take output, socket_key) for
-    socket ``fd`` of ``pid`` (with ``socket_only=False``, any pollable fd: type 0); None
-    if unknown."""
+def _poll_fd(pid: int, fd: int, *, want_out: bool = False, socket_only: bool = True
+             ) -> tuple[bool, bool, int, int, bool, Key | None, float] | None:
+    """(has input, is listening, its port, its type, can take output, socket_key, its
+    SO_RCVTIMEO in seconds or 0) for socket ``fd`` of ``pid`` (with ``socket_only=False``,
+    any pollable fd: type 0); None if unknown."""
     try:
         pidfd = os.pidfd_open(pid)
     except (OSError, AttributeError):
@@ -725,7 +796,7 @@ def _poll_fd(pid: int, fd: int, *, want_out: bool = False,
             if dup < 0:
                 return None
             try:
-                return bool(select.select([dup], [], [], 0)[0]), False, 0, 0, False, None
+                return bool(select.select([dup], [], [], 0)[0]), False, 0, 0, False, None, 0.0
             except (OSError, ValueError):
                 return None
             finally:
@@ -743,8 +814,10 @@ def _poll_fd(pid: int, fd: int, *, want_out: bool = False,
             port = s.getsockname()[1] if s.family in (socket.AF_INET, socket.AF_INET6) else 0
         except OSError:
             port = 0
-        return readable, listening, port, s.type, writable, None if listening else socket_key(s)
-    except OSError:
+        sec, usec = struct.unpack("ll", s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16))
+        return (readable, listening, port, s.type, writable,
+                None if listening else socket_key(s), sec + usec / 1e6)
+    except (OSError, struct.error):
         return None
     finally:
         s.close()

@@ -146,6 +146,49 @@ GO_SPEC = SPEC.replace(
 assert GO_SPEC != SPEC
 
 
+UDP_SPEC = SPEC.replace("protocol: tcp", "protocol: udp").replace(
+    "tcp_echo_server.py", "udp_echo_server.py").replace(
+    """      - connect: a
+      - send: {to: a, text: "late\\n"}
+      - shutdown: a
+      - expect: {from: a, echo: true}
+      - expect_eof: a
+""", """      - udp: a
+      - send: {to: a, text: "late\\n"}
+      - expect: {from: a, echo: true}
+""")
+assert "udp: a" in UDP_SPEC and "udp_echo_server" in UDP_SPEC
+
+# Answers once its recvfrom() has timed out (SO_RCVTIMEO, 1 s: a timed wait that a
+# plain blocking call hides in the socket).
+UDP_LATE_TIMEOUT = """\
+    import socket, struct, sys
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("", int(sys.argv[1])))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 1, 0))
+    last = None
+    while True:
+        try:
+            last = s.recvfrom(100)
+        except BlockingIOError:
+            if last:
+                s.sendto(*last); last = None
+    """
+# Reads each datagram and never answers: asleep in recvfrom() with nothing to read.
+UDP_SILENT = """\
+    import socket, sys
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("", int(sys.argv[1])))
+    while True:
+        s.recvfrom(100)
+    """
+# The same, asleep in select() (no timeout) on its socket.
+UDP_SILENT_SELECT = UDP_SILENT.replace(
+    "import socket, sys", "import select, socket, sys").replace(
+    "        s.recvfrom(100)", "        select.select([s], [], []); s.recvfrom(100)")
+# Reads one datagram and exits: nothing is left to answer.
+UDP_EXITS = UDP_SILENT.replace("while True:\n        s.recvfrom(100)", "s.recvfrom(100)")
+assert UDP_EXITS != UDP_SILENT
+
+
 @pytest.fixture
 def no_replays(monkeypatch):
     """What is timed is the wait, not the replay under strace that adds evidence to a
@@ -182,6 +225,39 @@ def test_a_timed_wait_past_the_test_limit_does_not_keep_the_deadline(tmp_path, n
     assert "a thread asleep until after the test's time limit (a timed wait)" in t.feedback
     assert "no-close" in t.diagnoses
     assert t.duration < 1.5, t.duration         # not the step's 2 s
+
+
+def test_a_datagram_answered_when_a_receive_timeout_ends_still_passes(tmp_path):
+    t = _grade(tmp_path, UDP_LATE_TIMEOUT, UDP_SPEC)
+    assert t.status is TestStatus.PASSED, t.feedback
+    assert t.duration > 0.9            # the wait was not cut short
+
+
+@pytest.mark.parametrize("code, said", [
+    (UDP_SILENT, "recvfrom() on UDP port 5001 with no datagram waiting"),
+    (UDP_SILENT_SELECT, "select() on sockets none of which is ready"),
+    (UDP_EXITS, "the program has ended, and none of its processes is left, so nothing can "
+                "send any more"),
+], ids=["recvfrom", "select", "exited"])
+def test_a_datagram_that_cannot_come_ends_the_wait_at_once(tmp_path, no_replays, code, said):
+    t = _grade(tmp_path, code, UDP_SPEC)
+    assert t.status is TestStatus.FAILED
+    assert "no datagram came back on a and none can come any more" in t.feedback, t.feedback
+    assert said in t.feedback, t.feedback
+    assert t.duration < 1.5, t.duration         # not the step's 2 s
+
+
+def test_a_datagram_in_a_receive_backlog_may_still_come(tmp_path, monkeypatch):
+    from grader import stuck
+    stat = tmp_path / "softnet_stat"
+    monkeypatch.setattr(stuck, "SOFTNET_STAT", str(stat))
+    row = "003d02a5 00000000 00000002" + " 00000000" * 8 + " {} 00000000 {} 00000000\n"
+    stat.write_text(row.format("00000000", "00000000") * 2)
+    assert stuck._no_datagram_on_its_way()
+    stat.write_text(row.format("00000000", "00000000") + row.format("00000001", "00000001"))
+    assert not stuck._no_datagram_on_its_way()
+    stat.write_text("003d02a5 00000000 00000002\n")        # a kernel before 5.10: not told
+    assert not stuck._no_datagram_on_its_way()
 
 
 def test_an_end_of_stream_that_cannot_come_ends_the_wait_at_once(tmp_path, no_replays):
