@@ -243,6 +243,11 @@ class Net:
                 going.append((key[1], key[0]))
         return going
 
+    def may_still_receive(self) -> bool:
+        """A TCP connection of the grader's that has not seen its end: the peer's closed
+        socket may still be sending what its program wrote."""
+        return any(isinstance(s, TcpConn) and not (s.eof or s.closed) for s in self.socks.values())
+
     def _ready_now(self) -> bool:
         """Something came meanwhile (after the wait's last look): not the time to give up."""
         readers = [s.sock for s in self.socks.values() if s.can_read()]

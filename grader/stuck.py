@@ -37,9 +37,10 @@ connection, but on loopback it is only ever in a processor's receive backlog
 backlog is empty.  A socket with SO_RCVTIMEO makes a plain call a timed wait
 (blocked only if it ends after the caller stops waiting, as a timed futex
 wait).  And programs that have all ended, leaving no process in the test's own
-network, can send nothing more.  Whether the socket has input is asked of the
-socket itself: a duplicate taken with ``pidfd_getfd`` is polled (the same check the kernel makes to wake the sleeper).  Anything
-else (a thread running or runnable, a sleep, a timed wait, poll/select/epoll,
+network, can send nothing more once what they sent is all in (the caller
+knows its connections; datagrams: the backlogs again).  Whether the socket has
+input is asked of the socket itself: a duplicate taken with ``pidfd_getfd`` is
+polled (the same check the kernel makes to wake the sleeper).  Anything else (a thread running or runnable, a sleep, a timed wait, poll/select/epoll,
 a pipe, a read from a terminal, a call this table does not know, a
 process this grader may not inspect) means "may still act": the caller then
 waits for its deadline as before.  So evidence never cuts short a wait the
@@ -64,6 +65,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import ipaddress
 import os
 import platform
 import re
@@ -169,18 +171,24 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
     # A zombie (or a process gone meanwhile) holds nothing and does nothing.
     pids = [pid for pid in _processes(roots, box, world) if _state(pid, pid) not in ("Z", "X")]
     if not roots and not pids:
-        if world is None or box is None or world == _netns(os.getpid()):
+        if world is None or box is None or world == _netns(os.getpid()) or \
+                not _no_datagram_on_its_way():
             return None
-        # Nothing is left in the test's network to send, and what was sent before the
-        # exits is in the grader's sockets or nowhere.  (Orphans left in it are judged
+        # Nothing is left in the test's network to send.  What was sent before the exits
+        # is in the grader's sockets, on its way in a backlog (just asked), or, on a TCP
+        # connection, still in the closed socket's send queue: the caller makes sure each
+        # of its connections has seen its end.  (Orphans left in the network are judged
         # as the programs' processes, below.)
         return Evidence([Blocked(0, "ended", False, 0, reads=frozenset(), writes=frozenset())],
                         Sockets({}, {}))
     nets = {}
     for pid in pids:
         nets.setdefault(_netns(pid), pid)       # one look at each network's connections
-    if any(_connecting(pid) for pid in nets.values()):
-        return None
+    tables = {}
+    for net, pid in nets.items():
+        tables[net] = _network(pid)
+        if tables[net] is None:
+            return None                 # a connection half-way into an accept queue
     for pid in pids:
         threads = _threads_of(pid)
         if threads is None:
@@ -200,8 +208,15 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
                 return None
             found.append(blocked)
     socks = _sockets(pids)
-    if socks is None or not _nothing_in_flight(socks, found, list(in_flight),
-                                               unknown=bool(running)):
+    if socks is None:
+        return None
+    # In the grader's own network (no box of its own) the table holds every program's
+    # connections on the machine: only those to the programs' are theirs to judge.
+    own = _netns(os.getpid())
+    closed_flights = [flight for net, table in tables.items() for flight in table
+                      if net != own or flight[1] in socks.conns]
+    if not _nothing_in_flight(socks, found, list(in_flight), unknown=bool(running),
+                              closed=closed_flights):
         return None
     if any(b.datagram for b in found) and not _no_datagram_on_its_way():
         return None
@@ -629,20 +644,42 @@ MULTIPLEXERS = {
 }
 
 
-def _connecting(pid: int) -> bool:
-    """A connection half-way into the program's accept queue (SYN_RECV) in its network."""
+def _network(pid: int) -> list[tuple[Key, Key]] | None:
+    """One look at the TCP table of ``pid``'s network: None when a connection is half-way
+    into an accept queue (SYN_RECV), else the (sender, to) of every socket with bytes or
+    a FIN not yet acknowledged, or a SYN not yet answered.  Its sockets include those no
+    process holds any more: one closed while what was written to it is still on its way
+    (the grader's ``close`` of a connection whose peer's window is full, a program that
+    wrote and exited), which the programs' and the grader's open sockets do not show."""
+    flights = []
     for table in ("tcp", "tcp6"):
         try:
             with open(f"/proc/{pid}/net/{table}") as f:
-                if _SYN_RECV.search(f.read()):
-                    return True
+                text = f.read()
         except OSError:
             continue
-    return False
+        for local, remote, state, tx_queue in _TCP_LINE.findall(text):
+            if state == "03":
+                return None
+            if state not in ("0A", "06", "07") and (int(tx_queue, 16) or state == "02"):
+                sender = (_hex_address(local), _hex_address(remote))
+                flights.append((sender, (sender[1], sender[0])))
+    return flights
 
 
-# A line of /proc/net/tcp{,6} whose state (the fourth field) is 03, SYN_RECV.
-_SYN_RECV = re.compile(r"^\s*\d+:\s+\S+\s+\S+\s+03\s", re.MULTILINE)
+# A line of /proc/net/tcp{,6}: its local and remote addresses, its state, its tx_queue.
+_TCP_LINE = re.compile(r"^\s*\d+:\s+([0-9A-F]+:[0-9A-F]+)\s+([0-9A-F]+:[0-9A-F]+)\s+"
+                       r"([0-9A-F]{2})\s+([0-9A-F]+):", re.MULTILINE)
+
+
+def _hex_address(text: str) -> tuple[str, int]:
+    """An address of /proc/net/tcp{,6} ("0100007F:1389": each 32-bit word in the
+    machine's byte order), as :func:`socket_key` names it."""
+    host, port = text.split(":")
+    raw = b"".join(struct.pack("=I", int(host[i:i + 8], 16)) for i in range(0, len(host), 8))
+    ip = ipaddress.ip_address(raw)
+    mapped = getattr(ip, "ipv4_mapped", None)          # a dual-stack socket's IPv4 peer
+    return str(mapped or ip), int(port, 16)
 
 
 def socket_key(s: socket.socket) -> Key | None:
@@ -675,15 +712,17 @@ class Sockets:
 
 
 def _nothing_in_flight(socks: Sockets, found: list[Blocked], grader: list[Key],
-                       unknown: bool) -> bool:
+                       unknown: bool, closed: Iterable[tuple[Key, Key]] = ()) -> bool:
     """No byte (or FIN) on its way can wake a thread: each one in flight (the programs'
-    unacknowledged, the grader's, ``grader``) goes to a connection of the programs that
-    no thread waits to read, from one that no thread waits for room on.  (A byte that
-    arrives where nobody is listening changes nothing a program can see.)  ``unknown``:
-    some thread's waits are not known yet.  False when anything cannot be told."""
+    unacknowledged, the grader's, ``grader``, and those of closed sockets, ``closed``:
+    (sender, to) pairs) goes to a connection of the programs that no thread waits to
+    read, from one that no thread waits for room on.  (A byte that arrives where
+    nobody is listening changes nothing a program can see.)  ``unknown``: some
+    thread's waits are not known yet.  False when anything cannot be told."""
     mine = socks.conns
     flights = [(key, (key[1], key[0])) for key, (unacked, _) in mine.items() if unacked]
     flights += [(None, to) for to in grader]
+    flights += list(closed)
     if not flights:
         return True
     reads, writes = _waited_on(found, "reads"), _waited_on(found, "writes")

@@ -369,6 +369,41 @@ def test_which_bytes_in_flight_can_wake_a_thread():
     assert not st._nothing_in_flight(both_ends, [reads_conn], [], unknown=False)
 
 
+def test_bytes_a_closed_socket_still_sends_are_in_flight():
+    """A connection closed while what was written to it cannot all go yet (the peer's
+    window is full) leaves the rest in a socket no process holds: the network's TCP table
+    still shows it on its way, and it can wake a thread that reads that connection.  (A
+    repeat run under load saw a client judged stuck in poll() while the grader's closed
+    connection still sent it the end of its echo.)"""
+    import os
+    import socket
+    from grader import stuck as st
+    with socket.socket() as srv:
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        cli = socket.create_connection(srv.getsockname())
+        conn, _ = srv.accept()
+        with conn:
+            cli.setblocking(False)
+            try:
+                while True:
+                    cli.send(b"x" * 65536)
+            except BlockingIOError:
+                pass
+            key = st.socket_key(conn)           # the reader's end
+            cli.close()                         # the rest is still to go
+            flights = [f for f in st._network(os.getpid()) if f[1] == key]
+            assert flights == [((key[1], key[0]), key)]
+            socks = st.Sockets({key: (0, 4096)}, {})
+            reads_it = st.Blocked(1, "recv()", False, key[0][1], reads=frozenset([key]),
+                                  writes=frozenset())
+            in_accept = st.Blocked(1, "accept()", True, key[0][1], reads=frozenset(),
+                                   writes=frozenset())
+            assert not st._nothing_in_flight(socks, [reads_it], [], unknown=False, closed=flights)
+            assert st._nothing_in_flight(socks, [in_accept], [], unknown=False, closed=flights)
+
+
 def test_what_sits_unread_is_said_beside_the_blocked_threads():
     """The issue's example: a server asleep in accept() while a client's bytes sit unread
     in another connection; and one serving one client while another waits to be accepted."""
