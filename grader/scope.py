@@ -219,8 +219,10 @@ class TestScope:
             # window waits for the grader to read), and only then the end of the stream.
             return None
         from .stuck import stuck
-        return stuck(live, self._spin, getattr(self.p.box, "box_pids", None),
-                     in_flight, horizon=self.deadline.latest(), world=self._world_net())
+        # Live programs name their network themselves; only when all have ended is it read
+        # from the grader's side (a request to the box, once per test).
+        return stuck(live, self._spin, getattr(self.p.box, "box_pids", None), in_flight,
+                     horizon=self.deadline.latest(), world=None if live else self._world_net())
 
     def _world_net(self) -> str | None:
         """The test's network namespace, as /proc names it ("net:[4026532288]"), read
