@@ -202,20 +202,25 @@ def fd_count(pid: int) -> int | None:
     return count
 
 
+def task_state(pid: int, tid: int | None = None) -> str | None:
+    """The state letter of thread ``tid`` of ``pid`` (its leader by default) in
+    /proc/PID/task/TID/stat: "R", "S", "D", "T", "t", "Z"...; "X" when it is gone,
+    None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/task/{pid if tid is None else tid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return "X"
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2]
+
+
 def zombie_children(pid: int) -> list[int]:
     """Direct children of ``pid`` in state Z (exited, never waited for)."""
-    zombies = []
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             children = [int(c) for c in f.read().split()]
     except OSError:
-        return zombies
-    for child in children:
-        try:
-            with open(f"/proc/{child}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if stat[stat.rfind(")") + 2:].startswith("Z"):
-            zombies.append(child)
-    return zombies
+        return []
+    return [child for child in children if task_state(child) == "Z"]

@@ -31,15 +31,16 @@ from . import netinfo
 from .box import Limits, Proc, World
 from .deadline import Deadline, poll_until
 from .diagnose import Diagnosis, describe_exit, wrong_port
-from .stuck import _state, _threads_of
+from .stuck import _threads_of
 
 READY, EXITED, NOT_READY = "ready", "exited", "not ready"
 
 # How long a program that visibly serves the wrong socket (another port, or
 # bound without listen()) may take to correct itself before that is the verdict.
 SETTLE_TIME = 0.3
-# How long SIGSTOP may take to take effect on every process of the program.
-STOP_WAIT = 1.0
+# How long SIGSTOP may take to take effect on every thread of the program (the wait
+# ends as soon as all have stopped; a thread in an uninterruptible wait may take long).
+STOP_WAIT = 3.0
 
 
 # What a program listened on instead of its port: (type, port, listening) of each
@@ -192,7 +193,7 @@ class Program:
         seen: list[bool] = []
 
         def look() -> bool:
-            seen.append(any(_state(pid, tid) == "R" for pid in self._tree()
+            seen.append(any(netinfo.task_state(pid, tid) == "R" for pid in self._tree()
                             for tid in _threads_of(pid) or []))
             return len(seen) >= looks
         poll_until(look, Deadline.after(0.2, "looks at the program's threads"), interval=0.004)
@@ -230,12 +231,17 @@ class Program:
 
 
 def _stopped_or_gone(pid: int) -> bool:
+    """Every thread of ``pid`` has stopped (or the process is gone).
+
+    The leader's own state is not enough: a group stop reaches each thread when that
+    thread next runs, so the leader can show "T" while a thread woken by the same
+    signal is still copying bytes out of its socket, the very race a suspend excludes."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
+        tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return True
-    return stat[stat.rfind(")") + 2] in "tTZX"
+    # (a thread that cannot be read has just ended)
+    return all(netinfo.task_state(pid, int(tid)) in (None, "t", "T", "Z", "X") for tid in tids)
 
 
 def base_env(workdir: Path | None = None) -> dict[str, str]:

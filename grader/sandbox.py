@@ -51,9 +51,9 @@ from . import boxhelper
 from .box import (KILL_GRACE, MARKER_ENV, TIER_UNSANDBOXED, Limits, LocalBox, OutputCapture,
                   _feed_stdin, rlimit_pairs)
 from .cgroups import BoxCgroup, CgroupSupport, probe as probe_cgroups
-from .deadline import Deadline
+from .deadline import Deadline, poll_until
 from .errors import GraderError
-from .netinfo import descendants
+from .netinfo import descendants, task_state
 
 TIER_ROOT = "sandboxed-root"
 TIER_USERNS = "sandboxed-userns"
@@ -264,6 +264,11 @@ class HelperLink:
             clean = False
             self.outer.kill()       # PDEATHSIG takes init, and with it the namespace
             self.outer.wait(timeout=KILL_GRACE)
+            # ... but not at once: init is not our child, so nothing above waited for it.
+            # Its end is the box's (the kernel empties the pid namespace before init
+            # becomes a zombie), so close() returns only once every process is gone.
+            poll_until(lambda: task_state(self.init_pid) in (None, "Z", "X"),
+                       Deadline.after(KILL_GRACE, "the box's init to end"))
         self.stderr.join(Deadline.after(1.0, "the box helper's stderr"))
         return clean
 
@@ -584,7 +589,9 @@ class NsBox:
             return
         self._closed = True
         if self._link is not None:
-            clean = self._link.close(Deadline.after(KILL_GRACE, "the box helper to exit"))
+            # init takes up to its own KILL_GRACE to empty the box before it replies,
+            # then exits: the helper gets that much again before it is killed.
+            clean = self._link.close(Deadline.after(2 * KILL_GRACE, "the box helper to exit"))
             if not clean:
                 self.notes.append("the box had to be killed from outside")
         for proc in self._procs:

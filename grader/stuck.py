@@ -76,7 +76,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .netinfo import _SYS_PIDFD_GETFD, _socket_fds, descendants
+from .netinfo import _SYS_PIDFD_GETFD, _socket_fds, descendants, task_state
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -164,12 +164,12 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
     running: list[tuple[int, int]] = []
     any_thread = False
     roots = list(roots)
-    if any(_state(root, root) in ("Z", "X") for root in roots):
+    if any(task_state(root, root) in ("Z", "X") for root in roots):
         # A program the caller still counts as live has ended: its exit is on its way to
         # the caller (a wait for it must not end on "nothing can come").
         return None
     # A zombie (or a process gone meanwhile) holds nothing and does nothing.
-    pids = [pid for pid in _processes(roots, box, world) if _state(pid, pid) not in ("Z", "X")]
+    pids = [pid for pid in _processes(roots, box, world) if task_state(pid, pid) not in ("Z", "X")]
     if not roots and not pids:
         if world is None or box is None or world == _netns(os.getpid()) or \
                 not _no_datagram_on_its_way():
@@ -194,7 +194,7 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
         if threads is None:
             return None
         for tid in threads:
-            state = _state(pid, tid)
+            state = task_state(pid, tid)
             if state is None:
                 return None
             if state in ("Z", "X"):
@@ -261,7 +261,7 @@ def doing(pid: int) -> str:
     """What each thread of ``pid`` is doing now, in words (for feedback: "in waitpid()")."""
     said = []
     for tid in _threads_of(pid) or []:
-        state = _state(pid, tid) or "?"
+        state = task_state(pid, tid) or "?"
         what = _STATES.get(state)
         if what is None:
             try:
@@ -360,17 +360,6 @@ def _threads_of(pid: int) -> list[int] | None:
         return []                       # gone meanwhile: it acts no more
     except OSError:
         return None
-
-
-def _state(pid: int, tid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/task/{tid}/stat") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return "X"
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2]
 
 
 def _signal_pending(pid: int, tid: int) -> bool | None:

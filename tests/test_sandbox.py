@@ -27,6 +27,7 @@ from grader.box import Limits, LocalBox
 from grader.cgroups import PARENT_NAME, probe as probe_cgroups
 from grader.deadline import Deadline, poll_until
 from grader.errors import GraderError
+from grader.netinfo import task_state
 from grader.sandbox import TIER_ROOT, TIER_USERNS, NsBox, TierInfo, detect_tier, open_box
 
 pytestmark = [pytest.mark.timeout(60),
@@ -240,6 +241,31 @@ def test_two_boxes_same_port(tier, boxes):
     finally:
         for d in dirs:
             shutil.rmtree(d)
+
+
+def test_a_box_whose_init_does_not_answer_is_empty_once_closed(tier, boxes, workdir, monkeypatch):
+    """The helper killed from outside takes init (PDEATHSIG), and init the box, but
+    not at once: close() returns only once they are gone (the fixture checks)."""
+    monkeypatch.setattr(sandbox, "REQUEST_TIMEOUT", 0.5)
+    monkeypatch.setattr(sandbox, "KILL_GRACE", 0.5)
+    # (The end of the helper's stderr, which init holds too, is not what close() waits on.)
+    monkeypatch.setattr(sandbox.OutputCapture, "join", lambda self, deadline: None)
+    box = boxes(tier)
+    box.prepare_workdir(workdir)
+    # A process that takes a while to die: its exit frees the 512 MiB it has written to.
+    big = box.spawn(["python3", "-c", "import sys, time; b = b'x' * (1 << 29); "
+                     "open('big', 'w').close(); time.sleep(60)"], cwd=workdir)
+    proc, reply = _start_echo(box, workdir, "A:")
+    assert reply == b"A:ping"
+    assert poll_until(lambda: (workdir / "big").exists(), Deadline.after(20, "the 512 MiB"))
+    init = box.init_pid
+    os.kill(init, signal.SIGSTOP)              # it can no longer answer, nor exit by itself
+    netns = os.stat(f"/proc/{init}/ns/net").st_ino
+    box.close()
+    assert task_state(big.pid) in ("Z", "X") and task_state(init) in ("Z", "X")
+    assert "the box had to be killed from outside" in box.notes
+    assert not _processes_in({netns}), "a process of the box outlived its close()"
+    assert proc.poll() is not None and big.poll() is not None
 
 
 def test_setsid_daemon_dies_with_the_box(tier, boxes, workdir):
