@@ -894,8 +894,16 @@ def do_expect_resources(ctx: Context, step: Step) -> None:
     # A program that can no longer act (every thread blocked for input) will not close
     # or reap anything more either: that ends the wait too.
     give_up = _evidence(ctx)
-    poll_until(lambda: fine() or (give_up is not None and give_up()), d)
-    if fine():
+
+    def ended() -> str | None:
+        if fine():
+            return "released"
+        return "stuck" if give_up is not None and give_up() else None
+
+    # One look that finds everything released is the verdict.  (Looking again could
+    # see the child of the last connection that has just exited, a zombie for the
+    # moment its parent takes to reap it.)
+    if poll_until(ended, d) == "released":
         return
     causes = _program_gone(ctx)
     if causes:
@@ -975,7 +983,17 @@ def do_run_client(ctx: Context, step: Step) -> None:
     interop = ctx.spec.interop.get("client")
     assert interop, "run_client needs interop.client in the spec"
     stdin = _make(ctx, args["stdin"]) if "stdin" in args else b""
-    client = ctx.world.run_reference(list(interop) + list(args.get("args", [])), stdin)
+    try:
+        client = ctx.world.run_reference(list(interop) + list(args.get("args", [])), stdin)
+    except BlockingIOError:
+        # EAGAIN from fork(): the client shares the test's process limit with the server,
+        # whose processes have used it up (the evidence names how).  Had the server left
+        # one or two, the client would start and fail to make its threads instead.
+        raise StepFailed("the reference client could not be started: the server's processes "
+                         "use up the process limit of the test",
+                         _program_gone(ctx) or [("the server makes processes without end (or never "
+                                                 "reaps them): fork() fails for everyone else",
+                                                 "process-limit")]) from None
     d = ctx.step_deadline(args, "the reference client")
     status = _wait_exit(ctx, client, d)
     if status is None:

@@ -47,6 +47,11 @@ waits for its deadline as before.  So evidence never cuts short a wait the
 program could still have answered; it only ends waits whose answer was
 already "no".
 
+The look reads one thread after another, so it ends by reading each sleeper's
+context switch counts again: a thread that ran at all since it was first read
+(woken by what a later read showed: a child read as a zombie has already sent
+its parent SIGCHLD) makes the look "may still act".
+
 A thread that keeps running is judged by a short look at its calls when the
 caller asks (:mod:`grader.spin`): one that only calls recv() and gets 0 on a
 connection at end of stream can never act either.
@@ -161,6 +166,7 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
     if not CALLS:
         return None
     found: list[Blocked] = []
+    marks: list[tuple[int, int, tuple[int, int]]] = []    # (pid, tid, _asleep_since)
     running: list[tuple[int, int]] = []
     any_thread = False
     roots = list(roots)
@@ -203,10 +209,12 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
             if state == "R" and spinning is not None:
                 running.append((pid, tid))
                 continue
-            blocked = _blocked(pid, tid, state, horizon)
+            mark = _asleep_since(pid, tid)
+            blocked = _blocked(pid, tid, state, horizon) if mark is not None else None
             if blocked is None:
                 return None
             found.append(blocked)
+            marks.append((pid, tid, mark))
     socks = _sockets(pids)
     if socks is None:
         return None
@@ -225,6 +233,12 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
         if spinners is None:
             return None
         found += spinners
+    # The look is not one instant: a thread read as asleep early in it may have been
+    # woken since, by what a later read showed (a child read as a zombie has sent its
+    # parent SIGCHLD; a process read as blocked had written to it first).  A thread
+    # that has not run since its first read has the same context switch counts now.
+    if any(_asleep_since(pid, tid) != mark for pid, tid, mark in marks):
+        return None
     return Evidence(found, socks) if any_thread else None
 
 
@@ -362,23 +376,27 @@ def _threads_of(pid: int) -> list[int] | None:
         return None
 
 
-def _signal_pending(pid: int, tid: int) -> bool | None:
-    """A signal is pending that the thread does not block (it will be woken for it)."""
-    fields: dict[str, int] = {}
+def _asleep_since(pid: int, tid: int) -> tuple[int, int] | None:
+    """A thread asleep (state S) with no signal on its way to it: its (voluntary,
+    involuntary) context switch counts, which change if it runs at all; else None."""
+    fields: dict[str, str] = {}
     try:
         with open(f"/proc/{pid}/task/{tid}/status") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key in ("SigPnd", "ShdPnd", "SigBlk"):
-                    fields[key] = int(value.strip(), 16)
-    except (OSError, ValueError):
+                fields[key] = value.strip()
+        if not fields["State"].startswith("S"):
+            return None
+        pending = (int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)) & ~int(fields["SigBlk"], 16)
+        switches = (int(fields["voluntary_ctxt_switches"]), int(fields["nonvoluntary_ctxt_switches"]))
+    except (OSError, KeyError, ValueError):
         return None
-    if len(fields) != 3:
-        return None
-    return bool((fields["SigPnd"] | fields["ShdPnd"]) & ~fields["SigBlk"])
+    return None if pending else switches
 
 
 def _blocked(pid: int, tid: int, state: str, horizon: float | None = None) -> Blocked | None:
+    """What thread ``tid`` waits for, if it waits for good (the caller has seen it asleep
+    with no signal pending: :func:`_asleep_since`)."""
     if state != "S":
         return None                     # running, runnable, stopped, in disk wait: may act
     try:
@@ -390,9 +408,6 @@ def _blocked(pid: int, tid: int, state: str, horizon: float | None = None) -> Bl
         return None                     # "running", or not in a system call
     call = CALLS.get(int(fields[0]))
     if call is None:
-        return None
-    pending = _signal_pending(pid, tid)
-    if pending is None or pending:
         return None
     args = [int(a, 16) for a in fields[1:7]]
     if call == "futex":

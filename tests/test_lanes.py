@@ -43,6 +43,9 @@ def test_side_by_side_gives_the_verdicts_of_one_by_one(assignment, name):
     differ = [(a.name, a.status.value, b.status.value, a.feedback if not a.passed else b.feedback)
               for a, b in zip(one.tests, many.tests) if a.status != b.status]
     assert not differ, f"(test, one by one, side by side, feedback): {differ}"
+    # (an error is the grader's: e.g. the fork bomb's reference client that could not start)
+    errors = [(t.name, t.feedback) for t in one.tests + many.tests if t.status.value == "error"]
+    assert not errors
     assert many.score == one.score
     assert one.score < one.max_score          # a broken sample: the comparison means something
 

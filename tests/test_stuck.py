@@ -576,6 +576,44 @@ def test_a_program_that_has_ended_but_is_not_yet_reported_is_not_stuck():
         ended.wait()
 
 
+def test_a_thread_that_ran_during_the_look_is_not_stuck(monkeypatch):
+    """The look reads thread after thread: a server read as asleep in accept() may be
+    woken before the look ends (as a SIGCHLD handler is by a child read later as a
+    zombie) and be back in accept() by the end.  It ran: that is not evidence."""
+    import socket as sk
+    import subprocess
+    import sys
+    from grader import stuck as stuck_module
+    from grader.deadline import Deadline, poll_until
+    with sk.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""\
+        import socket
+        s = socket.socket(); s.bind(("127.0.0.1", {port})); s.listen()
+        while True:
+            s.accept()[0].close()
+        """)])
+    real = stuck_module._sockets
+
+    def served_meanwhile(pids):
+        with sk.create_connection(("127.0.0.1", port)) as c:
+            c.settimeout(10)
+            assert c.recv(1) == b""              # accepted and closed: it ran
+        assert poll_until(lambda: stuck_module._blocked(server.pid, server.pid, "S"),
+                          Deadline.after(10, "the server back in accept()"))
+        return real(pids)
+
+    try:
+        assert poll_until(lambda: stuck_module.stuck([server.pid]),
+                          Deadline.after(10, "the server in accept()"))
+        monkeypatch.setattr(stuck_module, "_sockets", served_meanwhile)
+        assert stuck_module.stuck([server.pid]) is None
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_what_a_program_is_doing_in_words():
     """Said beside a resource that was not released (a zombie left: is the server in
     waitpid(), in accept(), running?)."""

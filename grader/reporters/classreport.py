@@ -103,6 +103,7 @@ PROBLEMS: dict[str, str] = {
     "file-limit": "wrote too large a file",
     "killed": "got killed for running out of memory or time",
     "interop-hangs": "stopped answering the reference client",
+    "process-limit": "used up the process limit, so not even the reference client could start",
 }
 
 # Whole-submission outcomes, completing "N submissions ..." in the same list.
