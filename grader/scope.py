@@ -133,6 +133,10 @@ class TestScope:
         self.test = test
         self.seed = seed
         self.deadline = total.sooner(test.timeout, f"test {test.name}")
+        # Where the test's time goes, for a message that says its limit was reached.
+        self._made, self._limit_end = time.monotonic(), self.deadline.end
+        self._ready_at: float | None = None     # when the world was made
+        self._launching = 0.0                   # start to listening, all launches
         if wait_cap is None and not self.deadline.clipped:
             # The test's own limit moves on, when it passes, by the time a busy machine
             # kept this test from a processor: the grader's thread that drives its steps,
@@ -176,6 +180,7 @@ class TestScope:
             raise
         finally:
             self.p.add_time("setup", t)
+        self._ready_at = time.monotonic()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -251,6 +256,19 @@ class TestScope:
         self._cpu_wait = meter = CpuWait(live, since=self._cpu_wait)
         return d.stretched_by(meter.seconds, MOST * d.seconds, also=self.deadline)
 
+    def time_spent(self) -> str:
+        """Where the test's time went so far, in words (beside "its time limit was reached")."""
+        now = time.monotonic()
+        setup = (self._ready_at or now) - self._made
+        rest = max(0.0, now - self._made - setup - self._launching)
+        words = (f"the test ran {now - self._made:.1f} s: {setup:.2f} s making its network, "
+                 f"{self._launching:.2f} s from the program's start until it was ready, "
+                 f"{rest:.2f} s in its steps")
+        moved = self.deadline.end - self._limit_end
+        if moved >= 0.05:
+            words += f"; its limit was moved on by {moved:.1f} s for a busy machine"
+        return words
+
     def _test_waited(self) -> float:
         """How long a busy machine kept this test from a processor so far (see
         grader.cpuwait.waited_in_test): what others took, not what its programs did."""
@@ -286,7 +304,8 @@ class TestScope:
             for step in self.test.steps:
                 if self.deadline.expired:
                     raise StepFailed(f"the test's time limit ({self.deadline.describe()}) was reached "
-                                     f"before step '{step.action}' (line {step.line})")
+                                     f"before step '{step.action}' (line {step.line})",
+                                     details=[self.time_spent()])
                 ctx.step = step
                 run_step(ctx, step)
         except StepFailed as f:
@@ -366,6 +385,7 @@ class TestScope:
             prog.wait_ready(self.stretch(self.deadline.sooner(self.spec.limits["ready"], "listening")),
                             self.p.settled_wrong)
         self.p.add_time("launch", t)
+        self._launching += time.monotonic() - t
         return prog
 
     def _show_it_starts(self) -> None:

@@ -52,6 +52,7 @@ class World(Protocol):
     def run_reference(self, argv: Any, stdin: bytes | None = None) -> Program: ...   # an interop program
     def stuck(self, in_flight: list) -> list | None: ...   # no program can act (grader.stuck)
     def stretch(self, d: Deadline) -> Deadline: ...   # d, moved on by the CPU time a busy machine denied
+    def time_spent(self) -> str: ...   # where the test's time went so far, in words
 
 
 @dataclass
@@ -249,7 +250,8 @@ def do_connect(ctx: Context, step: Step) -> None:
     if left <= 0:      # (a timeout of 0 would make a non-blocking connect: EINPROGRESS)
         s.close()
         raise StepFailed(f"the test's time limit ({ctx.deadline.describe()}) was reached "
-                         f"before connecting to {host} port {ctx.port}")
+                         f"before connecting to {host} port {ctx.port}",
+                         details=[ctx.world.time_spent()])
     s.settimeout(left)
     try:
         s.connect((host, ctx.port))

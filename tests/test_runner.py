@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import textwrap
 from pathlib import Path
 
@@ -284,6 +285,31 @@ def test_a_wait_cut_short_by_the_tests_limit_says_how_long_it_really_was(tmp_pat
     assert "the test's time limit cut short the 2 s this wait would have had" in t.feedback
     assert "waited 2 s" not in t.feedback
     assert t.duration < 1.5
+
+
+@pytest.mark.alone       # durations
+def test_a_limit_reached_before_a_step_says_where_the_tests_time_went(tmp_path):
+    """A slow starter on a short test: the message says the start took the time."""
+    path = tmp_path / "slow.yaml"
+    path.write_text(SPEC.replace("limits: {ready: 1.0}", "limits: {ready: 3, step: 2, test: 1.4}")
+                    .replace("      - connect: a\n",
+                             "      - connect: a\n      - send: {to: a, text: \"x\", delay: 0.6}\n", 1))
+    r = grade(load_spec(path), submission(tmp_path, "server.py", """\
+        import socket, sys, time
+        time.sleep(1.0)
+        s = socket.socket(); s.bind(("", int(sys.argv[1]))); s.listen()
+        c, _ = s.accept()
+        while c.recv(10):
+            pass
+        """))
+    t = only_test(r)
+    assert t.status is TestStatus.FAILED
+    assert "the test's time limit (1.4 s) was reached before step 'send'" in t.feedback, t.feedback
+    # about 1.0 s of the start, then the 0.6 s delay of the first send in the steps
+    m = re.search(r"the test ran ([\d.]+) s: [\d.]+ s making its network, ([\d.]+) s from the "
+                  r"program's start until it was ready, ([\d.]+) s in its steps", t.feedback)
+    assert m, t.feedback
+    assert float(m.group(2)) >= 1.0 and float(m.group(3)) < float(m.group(2)), t.feedback
 
 
 def test_the_work_dir_is_as_built_for_every_test(tmp_path):
