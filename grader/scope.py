@@ -133,7 +133,8 @@ class TestScope:
         self.test = test
         self.seed = seed
         self.deadline = total.sooner(test.timeout, f"test {test.name}")
-        # Where the test's time goes, for a message that says its limit was reached.
+        # When the test began (its limit moves on by the waits since), and where its time
+        # goes, for a message that says its limit was reached.
         self._made, self._limit_end = time.monotonic(), self.deadline.end
         self._ready_at: float | None = None     # when the world was made
         self._launching = 0.0                   # start to listening, all launches
@@ -145,7 +146,6 @@ class TestScope:
             from .cpuwait import MOST, thread_delay
             self._thread = threading.get_native_id()
             self._thread_delay0 = thread_delay(self._thread)
-            self._began = time.monotonic()
             self.deadline.stretched_by(self._test_waited, MOST * self.deadline.seconds)
         self._stack = ExitStack()
         self._sockets: list[socket.socket] = []
@@ -274,7 +274,7 @@ class TestScope:
         grader.cpuwait.waited_in_test): what others took, not what its programs did."""
         from .cpuwait import waited_in_test, thread_delay
         own = max(0.0, thread_delay(self._thread) - self._thread_delay0)
-        return waited_in_test(self._live_pids(), self._began, also=own)
+        return waited_in_test(self._live_pids(), self._made, also=own)
 
     def _own(self, prog: Program) -> Program:
         """The scope stops ``prog`` when it ends (before the sockets are reset: a reset

@@ -210,7 +210,7 @@ def stuck(roots: Iterable[int], spinning: Callable[[list[tuple[int, int]]], list
                 running.append((pid, tid))
                 continue
             mark = _asleep_since(pid, tid)
-            blocked = _blocked(pid, tid, state, horizon) if mark is not None else None
+            blocked = _blocked(pid, tid, horizon) if mark is not None else None
             if blocked is None:
                 return None
             found.append(blocked)
@@ -394,11 +394,10 @@ def _asleep_since(pid: int, tid: int) -> tuple[int, int] | None:
     return None if pending else switches
 
 
-def _blocked(pid: int, tid: int, state: str, horizon: float | None = None) -> Blocked | None:
-    """What thread ``tid`` waits for, if it waits for good (the caller has seen it asleep
-    with no signal pending: :func:`_asleep_since`)."""
-    if state != "S":
-        return None                     # running, runnable, stopped, in disk wait: may act
+def _blocked(pid: int, tid: int, horizon: float | None = None) -> Blocked | None:
+    """What thread ``tid`` waits for, if it waits for good (the caller has seen it asleep,
+    state S, with no signal pending: :func:`_asleep_since`; running, runnable, stopped or
+    in a disk wait, it may act)."""
     try:
         with open(f"/proc/{pid}/task/{tid}/syscall") as f:
             fields = f.read().split()

@@ -600,7 +600,7 @@ def test_a_thread_that_ran_during_the_look_is_not_stuck(monkeypatch):
         with sk.create_connection(("127.0.0.1", port)) as c:
             c.settimeout(10)
             assert c.recv(1) == b""              # accepted and closed: it ran
-        assert poll_until(lambda: stuck_module._blocked(server.pid, server.pid, "S"),
+        assert poll_until(lambda: stuck_module._blocked(server.pid, server.pid),
                           Deadline.after(10, "the server back in accept()"))
         return real(pids)
 
