@@ -11,20 +11,59 @@ before. So "the first copy of DATA 5 is lost, its retransmission gets
 through" holds in every run, however the programs' timers fall; a failure
 replays with `grader check --seed S`, and a grade does not depend on timing.
 
-The relay runs in a thread for the length of one test; its socket lives in the
-box's network (made by ``box.socket``), like every other probe socket.
+Theory of operation
+-------------------
+The relay is a process of its own (:class:`Relay` is the grader's handle on
+it), not a thread of the grader.  A thread would share the grader's
+interpreter lock with the steps of the other tests running side by side: one
+of them parsing a trace holds it for 5 ms at a time (Python's switch
+interval), and a datagram waits for it on its way in and on its way out.
+Measured (benchmarks/relay_latency.py, RESULTS.md): a round trip through a
+relay thread took 0.26 ms (median) with the grader idle, 11 ms beside one busy
+thread of the grader and 37 ms beside two (p95 86 ms; 63 of 200 round trips
+took 50 ms or more), where a reliable-udp sender may retransmit after 50 ms:
+then a datagram is sent twice on a clean network, and a receiver that writes
+duplicates fails a test it passes on an idle machine.  Through a relay
+process: at most 1.3 ms and 8 ms.  The network a test gives must not depend
+on what the grader does meanwhile.
+
+The socket is made by the grader in the test's network (``box.socket``),
+bound before the process starts and handed to it (``pass_fds``): a datagram
+that came before the process served would wait in the socket, not be lost.
+None does: the process says it serves with one byte on its stdout, and the
+grader starts the sender only then (waiting for that byte with a deadline).
+The process keeps its counts in a small shared memory (:attr:`Relay.stats`
+reads them, live), and ends when its stdin reaches end of file, which
+:meth:`Relay.stop` causes, and the kernel too if the grader dies.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
+import json
+import mmap
+import os
 import random
 import select
 import socket
-import threading
+import struct
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from .deadline import Deadline
+
+# The relay process's start (an interpreter, a few imports): tens of ms; this is the
+# grader's own deadline for it, far above that.
+START_WAIT = 10.0
+# How long a stopped relay may take to see its end of file and exit (it looks every
+# LOOK_EVERY) before it is killed.
+STOP_WAIT = 2.0
+LOOK_EVERY = 0.05
+_COUNTS = struct.Struct("<4q")      # forwarded, returned, dropped, duplicated
 
 
 @dataclass(frozen=True)
@@ -55,6 +94,62 @@ class RelayStats:
                 f"{self.returned} back, dropped {self.dropped} and duplicated {self.duplicated}")
 
 
+class Relay:
+    """The grader's handle on the relay process between a sender (whoever writes to
+    ``sock``) and ``target``: :meth:`start`, :attr:`stats`, :meth:`stop`."""
+
+    def __init__(self, sock: socket.socket, target: tuple, impair: Impairments, seed: int) -> None:
+        self.sock = sock
+        self.target = target
+        self.impair = impair
+        self.seed = seed
+        self._counts = mmap.mmap(-1, _COUNTS.size)      # all zero until start()
+        self._proc: subprocess.Popen | None = None
+
+    def start(self, deadline: Deadline) -> None:
+        """Start the relay process and wait until it serves (OSError if it cannot)."""
+        memfd = os.memfd_create("socket-grader-relay", 0)
+        try:
+            os.ftruncate(memfd, _COUNTS.size)
+            self._counts = mmap.mmap(memfd, _COUNTS.size)
+            config = {"sock": self.sock.fileno(), "counts": memfd, "target": list(self.target),
+                      "seed": self.seed, "drop": self.impair.drop, "duplicate": self.impair.duplicate,
+                      "delay": self.impair.delay, "lose_first_reply_to": self.impair.lose_first_reply_to.hex()}
+            package_root = str(Path(__file__).resolve().parent.parent)
+            code = (f"import sys; sys.path.insert(0, {package_root!r}); "
+                    "from grader.relay import _main; _main()")
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", code, json.dumps(config)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                pass_fds=(self.sock.fileno(), memfd))
+        finally:
+            os.close(memfd)
+        ready, _, _ = select.select([self._proc.stdout], [], [], max(0.0, deadline.remaining()))
+        if not ready or self._proc.stdout.read(1) != b"r":
+            self.stop()
+            raise OSError(f"the grader's network (the relay process) did not start within "
+                          f"{deadline.describe()}")
+
+    @property
+    def stats(self) -> RelayStats:
+        return RelayStats(*_COUNTS.unpack_from(self._counts))
+
+    def stop(self) -> None:
+        """End the relay process (its stdin closes; killed if it does not exit in time)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.stdin.close()
+        try:
+            proc.wait(STOP_WAIT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+# ---------------------------------------------------------------- the relay process
+
 @dataclass(order=True)
 class _Pending:
     due: float
@@ -63,36 +158,29 @@ class _Pending:
     to: tuple = field(compare=False)
 
 
-class Relay:
-    """Forwards datagrams between a sender (whoever writes to it) and ``target``."""
+class _Network:
+    """The relay's state: who the sender is, what each datagram's fate is, what is
+    held back (a delay), and the counts."""
 
-    def __init__(self, sock: socket.socket, target: tuple, impair: Impairments, seed: int) -> None:
+    def __init__(self, sock: socket.socket, target: tuple, impair: Impairments, seed: int,
+                 counts: mmap.mmap) -> None:
         self.sock = sock
-        self.sock.setblocking(False)
         self.target = target
         self.impair = impair
         self.seed = seed
-        self._seen: dict[tuple[str, bytes], int] = {}
+        self.counts = counts
         self.stats = RelayStats()
         self.sender: tuple | None = None
+        self._seen: dict[tuple[str, bytes], int] = {}
         self._queue: list[_Pending] = []
         self._order = 0
-        self._stop = threading.Event()
         self._armed = False           # a targeted loss is waiting for its reply
         self._targeted_done = False
-        self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2.0)
-        self.sock.close()
-
-    # -- the loop: wait for a datagram or the next due delivery, whichever is first
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def serve(self, control) -> None:
+        """Until ``control`` (the grader's end of a pipe) reaches end of file: deliver
+        what is due, wait for a datagram or the next due delivery, whichever is first."""
+        while True:
             now = time.monotonic()
             while self._queue and self._queue[0].due <= now:
                 p = heapq.heappop(self._queue)
@@ -100,10 +188,14 @@ class Relay:
                     self.sock.sendto(p.data, p.to)
                 except OSError:
                     pass       # the program is gone or not yet listening: like a lost datagram
-            wait = 0.05 if not self._queue else max(0.0, self._queue[0].due - now)
-            ready, _, _ = select.select([self.sock], [], [], min(wait, 0.05))
-            if ready:
+            wait = LOOK_EVERY if not self._queue else max(0.0, self._queue[0].due - now)
+            ready, _, _ = select.select([self.sock, control], [], [], min(wait, LOOK_EVERY))
+            if control in ready and not os.read(control, 64):
+                return
+            if self.sock in ready:
                 self._receive()
+                _COUNTS.pack_into(self.counts, 0, self.stats.forwarded, self.stats.returned,
+                                  self.stats.dropped, self.stats.duplicated)
 
     def _receive(self) -> None:
         try:
@@ -146,3 +238,20 @@ class Relay:
             delay = r.uniform(0, self.impair.delay) if self.impair.delay else 0.0
             self._order += 1
             heapq.heappush(self._queue, _Pending(time.monotonic() + delay, self._order, data, to))
+
+
+def _main() -> None:
+    """The relay process: ``argv[1]`` is its configuration (JSON), stdin the grader's
+    pipe (end of file: stop), stdout says "r" once it serves."""
+    config = json.loads(sys.argv[1])
+    sock = socket.socket(fileno=config["sock"])
+    sock.setblocking(False)
+    counts = mmap.mmap(config["counts"], _COUNTS.size)
+    impair = Impairments(config["drop"], config["duplicate"], config["delay"],
+                         bytes.fromhex(config["lose_first_reply_to"]))
+    net = _Network(sock, tuple(config["target"]), impair, config["seed"], counts)
+    os.write(1, b"r")
+    net.serve(0)
+
+
+__all__ = ["Impairments", "Relay", "RelayStats"]

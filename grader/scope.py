@@ -58,7 +58,7 @@ from .deadline import Deadline, poll_until
 from .diagnose import describe_exit
 from .payload import make_payload, uses_randomness
 from .program import Program, SettledWrong, render_argv
-from .relay import Impairments, Relay
+from .relay import START_WAIT as RELAY_START_WAIT, Impairments, Relay
 from .shims import shim_path
 from .spec import Spec, TestSpec
 from .steps import Context, ReferenceFailed, StepFailed, run_step, uses_reference
@@ -548,8 +548,8 @@ def _launch_pair(scope: TestScope) -> None:
     sock = scope.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((HOST, relay_port))
     ctx.relay = Relay(sock, (HOST, ctx.port), Impairments.from_spec(test.network), scope.seed)
-    ctx.relay.start()
     scope._stack.callback(ctx.relay.stop)
+    ctx.relay.start(scope.deadline.sooner(RELAY_START_WAIT, "the grader's network to start"))
     if test.network.keys() - {"lose_first_reply_to"}:
         ctx.used_randomness = True
     ctx.stdin = make_payload(test.stdin, ctx.rng, ctx.files) if test.stdin is not None else b""
