@@ -312,6 +312,33 @@ def test_a_limit_reached_before_a_step_says_where_the_tests_time_went(tmp_path):
     assert float(m.group(2)) >= 1.0 and float(m.group(3)) < float(m.group(2)), t.feedback
 
 
+def test_the_graders_own_wait_for_its_socket_is_not_the_programs_time(spec, tmp_path, monkeypatch):
+    """A connect's socket comes from the box, whose requests may queue behind the other
+    tests' on a busy machine.  That wait is the grader's: a socket that took longer than
+    the step's 2 s once failed a correct server with "the test's time limit (10 s) was
+    reached before connecting", the test 3.9 s old."""
+    import socket as _socket
+    import time as _time
+    from grader.scope import TestScope
+    made = TestScope.socket
+
+    def slow_socket(self, family=_socket.AF_INET, kind=_socket.SOCK_STREAM):
+        if kind == _socket.SOCK_STREAM:
+            _time.sleep(2.5)              # longer than the step's 2 s
+        return made(self, family, kind)
+
+    monkeypatch.setattr(TestScope, "socket", slow_socket)
+    r = grade(spec, submission(tmp_path, "server.py", """\
+        import socket, sys
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", int(sys.argv[1]))); s.listen()
+        while True:
+            c, _ = s.accept(); c.sendall(c.recv(100)); c.close()
+        """))
+    t = only_test(r)
+    assert t.passed, t.feedback
+
+
 def test_the_work_dir_is_as_built_for_every_test(tmp_path):
     """A file a test's program writes (or deletes) is not there for the next test, and the
     next test's program still finds what the build made."""
