@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -55,6 +56,11 @@ class Readiness:
     sockets: list[netinfo.SockInfo] = field(default_factory=list)
     status: int | None = None
     family: int = socket.AF_INET
+    # A wait that ended without the program serving: how long it really lasted, how far
+    # a busy machine moved it on (grader.cpuwait), and the CPU the program used meanwhile.
+    lasted: float = 0.0
+    moved: float = 0.0
+    cpu: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -143,7 +149,11 @@ class Program:
                         return Readiness(READY, last, family=s.family)
             return None
 
+        began = time.monotonic()
         result = poll_until(check, deadline) or Readiness(NOT_READY, last)
+        if result.state == NOT_READY:
+            result.lasted, result.moved = time.monotonic() - began, deadline.moved
+            result.cpu = self.cpu_time()
         self.readiness = result
         return result
 
@@ -182,9 +192,16 @@ class Program:
             s = next(s for s in own if not s.listening and s.port)
             return [(f"a socket is bound to port {s.port} but not listening: bind() without "
                      "listen()", "no-listen")]
+        # How the wait went, for a slow start on a busy machine (a JVM beside a class batch):
+        # whether the machine or the program took the time.
+        how = [f"it holds no {'listening TCP' if self.protocol == 'tcp' else 'UDP'} socket"]
+        if r.moved >= 0.05:
+            how.append(f"the wait lasted {r.lasted:.1f} s: a busy machine kept the program from "
+                       f"a processor, and it was given {r.moved:.1f} s more for that")
+        if r.cpu is not None:
+            how.append(f"it used {r.cpu:.2f} s of CPU time meanwhile")
         return [(f"the program was still not listening on port {self.port} after {waited:g} s "
-                 f"(it holds no {'listening TCP' if self.protocol == 'tcp' else 'UDP'} socket)",
-                 "not-listening")]
+                 f"({'; '.join(how)})", "not-listening")]
 
     def spinning(self, looks: int = 5) -> bool:
         """Does a thread of the program keep running (state R, on a processor or waiting

@@ -88,6 +88,9 @@ def test_never_listening_is_named_after_the_ready_deadline(spec, tmp_path):
     r = grade(spec, sub)
     t = only_test(r)
     assert "still not listening on port" in t.feedback and "after 1 s" in t.feedback
+    # ... and what the program did with the time: asleep, it used next to no CPU
+    m = re.search(r"it used ([\d.]+) s of CPU time meanwhile", t.feedback)
+    assert m and float(m.group(1)) < 0.5, t.feedback
     assert r.duration < 5
 
 
@@ -312,6 +315,16 @@ def test_a_limit_reached_before_a_step_says_where_the_tests_time_went(tmp_path):
     assert float(m.group(2)) >= 1.0 and float(m.group(3)) < float(m.group(2)), t.feedback
 
 
+# A correct server for the "up" test: echoes one message per client.
+ECHO_ONCE_PER_CLIENT = """\
+    import socket, sys
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    while True:
+        c, _ = s.accept(); c.sendall(c.recv(100)); c.close()
+    """
+
+
 def test_the_graders_own_wait_for_its_socket_is_not_the_programs_time(spec, tmp_path, monkeypatch):
     """A connect's socket comes from the box, whose requests may queue behind the other
     tests' on a busy machine.  That wait is the grader's: a socket that took longer than
@@ -328,14 +341,31 @@ def test_the_graders_own_wait_for_its_socket_is_not_the_programs_time(spec, tmp_
         return made(self, family, kind)
 
     monkeypatch.setattr(TestScope, "socket", slow_socket)
-    r = grade(spec, submission(tmp_path, "server.py", """\
-        import socket, sys
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("", int(sys.argv[1]))); s.listen()
-        while True:
-            c, _ = s.accept(); c.sendall(c.recv(100)); c.close()
-        """))
+    r = grade(spec, submission(tmp_path, "server.py", ECHO_ONCE_PER_CLIENT))
     t = only_test(r)
+    assert t.passed, t.feedback
+
+
+def test_the_graders_own_reading_of_the_program_is_not_the_programs_time(spec, tmp_path, monkeypatch):
+    """Before each wait the grader reads every thread of the program (for a busy
+    machine's time, grader.cpuwait).  On a busy machine that reading took 2 s once, and
+    the connect after it failed at once: "the test's time limit (10 s) was reached before
+    connecting", the test 8.3 s old."""
+    import time as _time
+    from grader import cpuwait
+    made = cpuwait.CpuWait.__init__
+    calls = []
+
+    def slow_reading(self, pids, since=None):
+        calls.append(1)
+        if len(calls) == 2:               # the connect's (the first is the start's)
+            _time.sleep(2.5)
+        made(self, pids, since)
+
+    monkeypatch.setattr(cpuwait.CpuWait, "__init__", slow_reading)
+    r = grade(spec, submission(tmp_path, "server.py", ECHO_ONCE_PER_CLIENT))
+    t = only_test(r)
+    assert len(calls) >= 2
     assert t.passed, t.feedback
 
 
