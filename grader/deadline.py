@@ -112,6 +112,12 @@ class Deadline:
         return Deadline(self.end, what or self.what, max(0.0, self.end - now), asked=seconds,
                         _cut_by=self, _made=now)
 
+    def begins_later(self, seconds: float) -> "Deadline":
+        """Move the end on by ``seconds``: the wait it bounds begins that much after the
+        deadline was made (the grader had its own work first).  Returns itself."""
+        self.end += seconds
+        return self
+
     def latest(self) -> float:
         """The latest this deadline can end (``time.monotonic``), moved on as far as it may."""
         if self._cut_by is not None:

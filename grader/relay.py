@@ -103,7 +103,7 @@ class Relay:
         self.target = target
         self.impair = impair
         self.seed = seed
-        self._counts = mmap.mmap(-1, _COUNTS.size)      # all zero until start()
+        self._counts: mmap.mmap | None = None           # shared with the process, from start()
         self._proc: subprocess.Popen | None = None
 
     def start(self, deadline: Deadline) -> None:
@@ -132,6 +132,8 @@ class Relay:
 
     @property
     def stats(self) -> RelayStats:
+        if self._counts is None:
+            return RelayStats()
         return RelayStats(*_COUNTS.unpack_from(self._counts))
 
     def stop(self) -> None:

@@ -261,8 +261,8 @@ class TestScope:
         # reading (every thread of a JVM's, by a grader whose other tests' threads want its
         # interpreter too) was all that came between a connect's deadline and its first
         # look, and on a busy machine 2 s passed there: the connect failed before it began.
-        d.end += time.monotonic() - began
-        return d.stretched_by(meter.seconds, MOST * d.seconds, also=self.deadline)
+        return d.begins_later(time.monotonic() - began).stretched_by(
+            meter.seconds, MOST * d.seconds, also=self.deadline)
 
     def time_spent(self) -> str:
         """Where the test's time went so far, in words (beside "its time limit was reached")."""
