@@ -10,12 +10,10 @@ never later than the test's own deadline.
 
 from __future__ import annotations
 
-import fcntl
 import re
 import select
 import signal
 import socket
-import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -27,6 +25,7 @@ from .diagnose import Diagnosis
 from .payload import PAYLOAD_KEYS, SHOW_LIMIT, make_payload, plural, show, uses_randomness
 from .program import Program
 from .spec import Spec, Step, TestSpec
+from .stuck import unsent
 
 
 class ReferenceFailed(Exception):
@@ -658,26 +657,29 @@ def do_close(ctx: Context, step: Step) -> None:
     if isinstance(sock, TcpConn) and sock.outq and not args.get("reset"):
         _flush(ctx, sock, ctx.step_deadline({}, "close"))
     if isinstance(sock, TcpConn) and args.get("reset"):
-        # An abortive close drops what the kernel has not transmitted yet (on a loaded
-        # machine, bytes the grader sent just before may still sit in its socket): the
-        # reset must come after the bytes the spec sent first.  Bounded: a peer whose
+        # An abortive close must reach the peer after the bytes (and the FIN) the spec
+        # sent first.  A reset drops what the kernel has not transmitted yet (on a loaded
+        # machine, bytes sent just before may still sit in the grader's socket); and what
+        # it has transmitted may still wait in a processor's loopback backlog, which a
+        # reset sent from another processor overtakes (the peer then sees the reset
+        # first: ECONNRESET instead of EPIPE, and the data never).  Only the peer's
+        # acknowledgement says its kernel has them all, in order.  Bounded: a peer whose
         # window is full takes no more anyway.
-        poll_until(lambda: _not_transmitted(sock) == 0,
-                   ctx.deadline.sooner(RESET_AFTER_SENT, "the bytes sent before the reset"))
+        poll_until(lambda: _unacknowledged(sock) == 0,
+                   ctx.deadline.sooner(RESET_AFTER_SENT, "the peer to acknowledge the bytes sent before the reset"))
     sock.close(reset=args.get("reset", False))
 
 
-# How long an abortive close waits for the bytes sent before it to leave the socket.
-RESET_AFTER_SENT = 0.5
-SIOCOUTQNSD = 0x894B       # bytes written to a TCP socket and not yet transmitted
+# How long an abortive close waits for the peer to acknowledge the bytes sent before it.
+RESET_AFTER_SENT = 1.0
 
 
-def _not_transmitted(sock: TcpConn) -> int:
+def _unacknowledged(sock: TcpConn) -> int:
+    """Bytes (and a FIN) of the grader's connection its peer has not acknowledged yet."""
     try:
-        raw = fcntl.ioctl(sock.sock.fileno(), SIOCOUTQNSD, b"\0\0\0\0")
+        return unsent(sock.sock)
     except OSError:
         return 0
-    return struct.unpack("i", raw)[0]
 
 
 # ------------------------------------------------------------------ the program
