@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -30,15 +31,28 @@ BUILD_PROCESSES = 256         # processes and threads (go build runs compilers i
 
 
 def remove_tree(path: Path) -> None:
-    """rm -rf, whatever modes a student's program left on the files and folders."""
-    def unlock(func, p, _exc) -> None:
+    """rm -rf ``path``, whatever modes a student's program left on the files and folders
+    inside it.  Nothing outside the tree is touched: not the folder that holds it (the
+    machine's /tmp), not what a symbolic link in it points to; a tree already gone is
+    no error."""
+    top = os.path.abspath(path)
+
+    def unlock(func, p, exc) -> None:
+        if isinstance(exc, FileNotFoundError):
+            return                      # gone already (removed by another, or never made)
         try:
-            os.chmod(os.path.dirname(p), stat.S_IRWXU)
-            os.chmod(p, stat.S_IRWXU)
+            parent = os.path.dirname(p)
+            if p != top and (parent == top or parent.startswith(top + os.sep)):
+                os.chmod(parent, stat.S_IRWXU)
+            if not os.path.islink(p):   # (chmod follows a link: to anywhere)
+                os.chmod(p, stat.S_IRWXU)
             func(p)
         except OSError:
             pass
-    shutil.rmtree(path, onerror=unlock)
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(top, onexc=unlock)
+    else:
+        shutil.rmtree(top, onerror=lambda func, p, info: unlock(func, p, info[1]))
 
 
 def _manifest(top: Path) -> dict[str, tuple[int, int, int, int]]:

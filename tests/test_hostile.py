@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
 from conftest import SPECS, SUBMISSIONS, expected_of
 from grader import GradeOptions, TestStatus, grade, load_spec
+from grader.build import remove_tree
 from grader.sandbox import UID_BASE, UID_SLOTS, detect_tier, open_box
 from test_runner import tree_hash
 
@@ -70,7 +74,11 @@ def machine_state() -> dict[str, set]:
         if ours or not (owner.isdigit() and psutil.pid_exists(int(owner))):
             cgroups.add(path)
     mounts = {ln.split(" - ")[0].split(" ", 4)[-1] for ln in open("/proc/self/mountinfo")}
-    return {"netns": netns, "mounts": mounts, "cgroups": cgroups, "box processes": box_users}
+    # The folder that holds the grader's work (the machine's /tmp): its mode too.
+    tmp = tempfile.gettempdir()
+    modes = {f"{tmp} {stat.filemode(os.stat(tmp).st_mode)}"}
+    return {"netns": netns, "mounts": mounts, "cgroups": cgroups, "box processes": box_users,
+            "modes": modes}
 
 
 def left_behind(before: dict[str, set], seconds: float = 3.0) -> dict[str, set]:
@@ -121,6 +129,32 @@ def test_endless_output_is_capped_and_said(tmp_path):
     r = grade(spec, sample, GradeOptions(only=["quiet-while"]))
     assert r.score == r.run_max_score
     assert "output cut" in r.tests[0].stdout_tail
+
+
+@pytest.mark.timeout(30)
+def test_removing_a_work_dir_touches_nothing_outside_it(tmp_path):
+    """What a program left (folders without permissions, a link to a file outside) is
+    removed; the folder holding the work dir (the machine's /tmp) and the link's target
+    keep their modes, also when the work dir is already gone (a second removal)."""
+    holder = tmp_path / "holder"
+    holder.mkdir(mode=0o755)
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep")
+    outside.chmod(0o644)
+    work = holder / "work"
+    locked = work / "locked"
+    locked.mkdir(parents=True)
+    (locked / "file").write_text("x")
+    (locked / "link").symlink_to(outside)
+    (locked / "inner").mkdir()
+    (locked / "inner").chmod(0)
+    locked.chmod(0o500)
+    remove_tree(work)
+    assert not work.exists()
+    remove_tree(work)                          # gone already
+    remove_tree(holder / "never-made")
+    assert stat.S_IMODE(holder.stat().st_mode) == 0o755
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644 and outside.read_text() == "keep"
 
 
 def test_doctor_names_the_tier(run_cli):
