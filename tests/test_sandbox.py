@@ -113,7 +113,11 @@ def boxes():
 
     yield make
     helpers = [(b.init_pid, b._link.outer.pid) for b in opened if not b._closed]
-    netns = {os.stat(f"/proc/{pid}/ns/net").st_ino for pid, _ in helpers}
+    # Held open across the check: a freed namespace's inode number is given to the next
+    # one made (the lowest free), maybe another test worker's box, whose processes
+    # would then look like ours.
+    held_netns = [_hold_netns(pid) for pid, _ in helpers]
+    netns = {os.fstat(fd).st_ino for fd in held_netns}
     held = [box for box in opened if box._slot is not None and not box._closed]
     for box in held:                    # (so that the check after closing means something)
         assert _we_hold(f"@socket-grader/uid/{box._slot.uid}"), box._slot.uid
@@ -121,7 +125,12 @@ def boxes():
         box.close()
     for init_pid, outer_pid in helpers:
         assert not psutil.pid_exists(outer_pid) or psutil.Process(outer_pid).status() == "zombie"
-    assert not _processes_in(netns), "a process of a closed box is still running"
+    try:
+        assert not _processes_in(netns), "a process of a closed box is still running: " + \
+            _show(_processes_in(netns))
+    finally:
+        for fd in held_netns:
+            os.close(fd)
     assert _mounts() == mounts, "the grader's mount table changed"
     assert not _cgroup_dirs(), "a box cgroup was left behind"
     for box in opened:
@@ -144,6 +153,22 @@ def _we_hold(abstract_name: str) -> bool:
         except OSError:
             pass
     return False
+
+
+def _hold_netns(pid: int) -> int:
+    return os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _show(pids: list[int]) -> str:
+    """What each process is (to tell a leftover from a stranger)."""
+    said = []
+    for pid in pids:
+        try:
+            p = psutil.Process(pid)
+            said.append(f"{pid} ({p.status()}, parent {p.ppid()}): {' '.join(p.cmdline())[:120]}")
+        except psutil.Error:
+            said.append(f"{pid} (gone)")
+    return "; ".join(said)
 
 
 def _processes_in(netns: set[int]) -> list[int]:
@@ -260,11 +285,16 @@ def test_a_box_whose_init_does_not_answer_is_empty_once_closed(tier, boxes, work
     assert poll_until(lambda: (workdir / "big").exists(), Deadline.after(20, "the 512 MiB"))
     init = box.init_pid
     os.kill(init, signal.SIGSTOP)              # it can no longer answer, nor exit by itself
-    netns = os.stat(f"/proc/{init}/ns/net").st_ino
-    box.close()
-    assert task_state(big.pid) in ("Z", "X") and task_state(init) in ("Z", "X")
-    assert "the box had to be killed from outside" in box.notes
-    assert not _processes_in({netns}), "a process of the box outlived its close()"
+    held = _hold_netns(init)
+    try:
+        netns = os.fstat(held).st_ino
+        box.close()
+        assert task_state(big.pid) in ("Z", "X") and task_state(init) in ("Z", "X")
+        assert "the box had to be killed from outside" in box.notes
+        assert not _processes_in({netns}), "a process of the box outlived its close(): " + \
+            _show(_processes_in({netns}))
+    finally:
+        os.close(held)
     assert proc.poll() is not None and big.poll() is not None
 
 
