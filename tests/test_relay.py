@@ -122,6 +122,55 @@ def test_the_counts_are_live_and_the_fate_is_the_seeds():
     assert sorted(again) == sorted(first) and len(first) == 20 - counts[1]
 
 
+def _exchange(**impair) -> tuple[list[bytes], "RelayStats"]:
+    """Through a relay: DATA 0, its copy before the answer, the answer, a copy after the
+    answer, then DATA 1.  What the receiver was given, and the counts."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(10)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.settimeout(10)
+    relay = _relay(sock, receiver, **impair)
+    given = []
+    try:
+        relay_at = sock.getsockname()
+        sender.sendto(b"DATA 0", relay_at)
+        given.append(receiver.recvfrom(100))
+        sender.sendto(b"DATA 0", relay_at)        # before the answer: the receiver gets it
+        given.append(receiver.recvfrom(100))
+        receiver.sendto(b"ACK 0", given[0][1])
+        assert sender.recv(100) == b"ACK 0"
+        sender.sendto(b"DATA 0", relay_at)        # after it: a late timer's copy
+        sender.sendto(b"DATA 1", relay_at)
+        given.append(receiver.recvfrom(100))
+        receiver.settimeout(0.3)
+        try:
+            given.append(receiver.recvfrom(100))
+        except socket.timeout:
+            pass
+        return [data for data, _ in given], relay.stats
+    finally:
+        relay.stop()
+        for s in (sock, receiver, sender):
+            s.close()
+
+
+def test_a_clean_network_does_not_deliver_a_late_copy():
+    """On a network without impairments, a datagram the sender sends again after the
+    receiver answered it (its timer fired late on a busy machine) is not delivered;
+    a copy sent before the answer is.  With impairments every copy is delivered."""
+    given, stats = _exchange()
+    assert given == [b"DATA 0", b"DATA 0", b"DATA 1"]
+    assert (stats.forwarded, stats.returned, stats.absorbed) == (3, 1, 1)
+    assert "the sender sent 1 of them again after the receiver had answered" in stats.summary()
+    given, stats = _exchange(lose_first_reply_to=b"no such prefix")   # impaired, in name
+    assert given == [b"DATA 0", b"DATA 0", b"DATA 0", b"DATA 1"]
+    assert (stats.forwarded, stats.absorbed) == (4, 0)
+    assert "again" not in stats.summary()
+
+
 def test_the_relay_ends_with_the_grader():
     """A grader killed outright (SIGKILL: no stop()) leaves no relay behind: its
     process sees the end of its stdin and exits."""
