@@ -9,7 +9,9 @@ connection are kept for that connection's later steps.
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import fcntl
 import select
 import socket
 import struct
@@ -109,8 +111,43 @@ class TcpConn:
             return
         if reset:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            _disconnect(self.sock)
+        else:
+            _end_now(self.sock)
         self.sock.close()
         self.closed = True
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_UNSPEC = (ctypes.c_char * 16)()        # a sockaddr whose family is AF_UNSPEC (0)
+SIOCINQ = 0x541B                         # FIONREAD: bytes received and not yet read
+
+
+def _disconnect(sock: socket.socket) -> None:
+    """Reset ``sock``'s connection now: connect() to AF_UNSPEC, which sends the peer a
+    reset at once (tcp_disconnect), whoever else holds the socket.
+
+    A close() with SO_LINGER 0 resets only when the socket's last reference goes, and a
+    process the grader forks meanwhile (a box for the next lane, the relay, strace) holds
+    a copy of every descriptor until its exec: the reset then came late, after a server
+    resumed by the next step had read the bytes and the FIN and closed cleanly, and a
+    server that dies of SIGPIPE on a reset connection passed client-reset."""
+    _libc.connect(sock.fileno(), _UNSPEC, len(_UNSPEC))
+
+
+def _end_now(sock: socket.socket) -> None:
+    """What close() tells the peer, now, whoever else holds the socket: a reset if bytes
+    sit unread in it (Linux's close() resets then), else the end of the stream (FIN).  A
+    FIN that waited for a forked process's copy to go made a server look idle in recv()
+    on a connection the grader had closed."""
+    try:
+        unread = struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCINQ, b"\0\0\0\0"))[0]
+        if unread:
+            _disconnect(sock)
+        else:
+            sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass                    # not connected (any more): close() has nothing to say either
 
 
 @dataclass

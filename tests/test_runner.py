@@ -369,6 +369,71 @@ def test_the_graders_own_reading_of_the_program_is_not_the_programs_time(spec, t
     assert t.passed, t.feedback
 
 
+def _forking_at_close(monkeypatch, resets: bool, hold: float) -> list[int]:
+    """Every close (``resets``: abortive ones, else plain ones) of the grader's
+    connections happens while a child it forked just then holds a copy of every
+    descriptor for ``hold`` seconds, as when another lane's box, the relay or strace is
+    being started.  The pids, to be waited for."""
+    import os as _os
+    import time as _time
+    from grader.conns import TcpConn
+    closed = TcpConn.close
+    held: list[int] = []
+
+    def close_while_forked(self, reset=False):
+        if reset == resets and not self.closed:
+            pid = _os.fork()
+            if pid == 0:
+                _time.sleep(hold)
+                _os._exit(0)
+            held.append(pid)
+        closed(self, reset)
+
+    monkeypatch.setattr(TcpConn, "close", close_while_forked)
+    return held
+
+
+def _reap(pids: list[int]) -> None:
+    import os as _os
+    for pid in pids:
+        _os.waitpid(pid, 0)
+
+
+def test_a_reset_is_not_delayed_by_a_process_the_grader_forks(monkeypatch):
+    """A reset must reach the server when the spec says, not when the grader's socket
+    is last released: a process forked meanwhile (a box for the next lane, the relay,
+    strace) holds a copy of it until its exec.  Here every reset comes while such a copy
+    is held for 1.5 s.  A reset that waited for it came after the resumed server had
+    read the bytes and the FIN and closed: c-threads-strlen-sigpipe, which dies of
+    SIGPIPE echoing to a reset connection, passed client-reset."""
+    held = _forking_at_close(monkeypatch, resets=True, hold=1.5)
+    try:
+        r = grade(load_spec(SPECS / "tcp-echo.yaml"),
+                  SUBMISSIONS / "tcp-echo" / "c-threads-strlen-sigpipe",
+                  GradeOptions(only=["client-reset"]))
+    finally:
+        _reap(held)
+    t = only_test(r)
+    assert held and not t.passed
+    assert "sigpipe" in t.diagnoses, t.feedback
+
+
+def test_a_close_is_not_delayed_by_a_process_the_grader_forks(monkeypatch):
+    """The end of a stream the grader closes reaches the server at once too: a FIN that
+    waited for a forked copy of the socket to go left the server's child (or thread)
+    waiting in recv() on a connection the grader had closed, and a correct server failed
+    no-fd-leak (its children, never told, used up the process limit)."""
+    held = _forking_at_close(monkeypatch, resets=False, hold=0.5)
+    try:
+        r = grade(load_spec(SPECS / "tcp-echo.yaml"), SUBMISSIONS / "tcp-echo" / "c-correct-fork",
+                  GradeOptions(only=["no-fd-leak"]))
+    finally:
+        _reap(held)
+    t = only_test(r)
+    assert len(held) >= 50
+    assert t.passed, t.feedback
+
+
 def test_the_work_dir_is_as_built_for_every_test(tmp_path):
     """A file a test's program writes (or deletes) is not there for the next test, and the
     next test's program still finds what the build made."""
