@@ -672,11 +672,15 @@ def do_close(ctx: Context, step: Step) -> None:
 
 # How long an abortive close waits for the peer to acknowledge the bytes sent before it.
 RESET_AFTER_SENT = 1.0
+TCP_CLOSE = 7              # tcpi_state of a connection that is over
 
 
 def _unacknowledged(sock: TcpConn) -> int:
-    """Bytes (and a FIN) of the grader's connection its peer has not acknowledged yet."""
+    """Bytes (and a FIN) of the grader's connection its peer has not acknowledged yet
+    (0 once the connection is closed: the peer reset it, and will acknowledge nothing)."""
     try:
+        if sock.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == TCP_CLOSE:
+            return 0
         return unsent(sock.sock)
     except OSError:
         return 0
