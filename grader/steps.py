@@ -666,7 +666,7 @@ def do_close(ctx: Context, step: Step) -> None:
         # acknowledgement says its kernel has them all, in order.  Bounded: a peer whose
         # window is full takes no more anyway.
         poll_until(lambda: _unacknowledged(sock) == 0,
-                   ctx.deadline.sooner(RESET_AFTER_SENT, "the peer to acknowledge the bytes sent before the reset"))
+                   ctx.deadline.sooner(RESET_AFTER_SENT, "the peer to acknowledge what came first"))
     sock.close(reset=args.get("reset", False))
 
 
