@@ -473,9 +473,23 @@ def rule_clone_fails(st: Story) -> list[Finding]:
     return []
 
 
+def _waits_without_wnohang(st: Story, c: Call) -> bool:
+    """Wait call ``c`` blocks (no WNOHANG).  A call that never returned shows only the
+    arguments strace prints on entry (``wait4(-1, <unfinished ...>``: the options come
+    after the status it fills in), so then its process's calls that did return must
+    show how it waits, and all of them without WNOHANG: a loop of waitpid(WNOHANG)
+    killed in one of its instantaneous calls is not a blocking wait."""
+    args = split_args(c.args)
+    if len(args) >= 3:
+        return "WNOHANG" not in args[2]
+    done = [split_args(x.args) for x in st.by_pid(c.pid) if x.name == "wait4" and x.result is not None]
+    done = [a for a in done if len(a) >= 3]
+    return bool(done) and all("WNOHANG" not in a[2] for a in done)
+
+
 def rule_blocking_waitpid(st: Story) -> list[Finding]:
     for c in st.calls:
-        if c.name == "wait4" and c.result is None and "WNOHANG" not in c.args and \
+        if c.name == "wait4" and c.result is None and _waits_without_wnohang(st, c) and \
                 any(x.name.startswith("accept") for x in st.by_pid(c.pid)):
             sig = [x for x in st.by_pid(c.pid) if x.name == "--- signal" and x.args == "SIGCHLD"][:1]
             return [Finding(
