@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .deadline import Deadline
+from .stuck import SIOCINQ, socket_key, unsent
 
 RECV_CHUNK = 1 << 16
 # While a wait that can end on evidence lasts, the evidence is asked for this often
@@ -120,7 +121,6 @@ class TcpConn:
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _UNSPEC = (ctypes.c_char * 16)()        # a sockaddr whose family is AF_UNSPEC (0)
-SIOCINQ = 0x541B                         # FIONREAD: bytes received and not yet read
 
 
 def _disconnect(sock: socket.socket) -> None:
@@ -265,7 +265,6 @@ class Net:
         """The peers' ends (:func:`grader.stuck.socket_key`) of the grader's TCP connections
         whose bytes or FIN have not all reached the peer's socket (queued here, or not yet
         acknowledged); None when one of those cannot be named."""
-        from .stuck import socket_key, unsent
         going = []
         for s in self.socks.values():
             if isinstance(s, TcpConn) and not s.closed:

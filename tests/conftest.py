@@ -101,3 +101,9 @@ def pytest_collection_modifyitems(items):
     in parallel (pytest -n auto --dist loadfile), the other files fill the time beside it
     instead of waiting for it at the end."""
     items.sort(key=lambda item: item.path.name != "test_samples.py")
+
+
+def with_evidence(t) -> str:
+    """A test's feedback, and what its causes rested on (a cause missing: was it the calls?)."""
+    f = t.failure
+    return t.feedback + (f"\n[evidence: {f.evidence}; {f.evidence_note or 'no note'}]" if f else "")

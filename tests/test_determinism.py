@@ -28,10 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPECS, sample_dirs
+from conftest import SPECS, sample_dirs, with_evidence
 from grader.batch import grade_each
 from grader.engine import GradeOptions
-from test_samples import _with_evidence
 
 REPEAT = int(os.environ.get("SOCKET_GRADER_REPEAT", "20"))
 JOBS = int(os.environ.get("SOCKET_GRADER_JOBS", "4"))
@@ -81,7 +80,7 @@ def test_every_sample_gets_the_same_verdict_every_time(cpu_hogs):
             verdicts[key][(r.score, failed)] += 1
             named = tuple((t.name, tuple(sorted(t.diagnoses))) for t in r.tests if not t.passed)
             causes[key][named] += 1
-            cause_said.setdefault((key, named), {t.name: _with_evidence(t) for t in r.tests
+            cause_said.setdefault((key, named), {t.name: with_evidence(t) for t in r.tests
                                                  if not t.passed})
             if len(causes[key]) > 1 and causes[key][named] == 1 and len(verdicts[key]) == 1:
                 print(f"round {round_ + 1}: {key} named other causes: {named}", flush=True)

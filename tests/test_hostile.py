@@ -14,7 +14,6 @@ import os
 import stat
 import tempfile
 import time
-from pathlib import Path
 
 import psutil
 import pytest

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from grader.deadline import Deadline, poll_until
-from grader.relay import Impairments, Relay
+from grader.relay import Impairments, Relay, RelayStats
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -122,7 +122,7 @@ def test_the_counts_are_live_and_the_fate_is_the_seeds():
     assert sorted(again) == sorted(first) and len(first) == 20 - counts[1]
 
 
-def _exchange(**impair) -> tuple[list[bytes], "RelayStats"]:
+def _exchange(**impair) -> tuple[list[bytes], RelayStats]:
     """Through a relay: DATA 0, its copy before the answer, the answer, a copy after the
     answer, then DATA 1.  What the receiver was given, and the counts."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 import textwrap
 from pathlib import Path
 
@@ -374,18 +376,16 @@ def _forking_at_close(monkeypatch, resets: bool, hold: float) -> list[int]:
     connections happens while a child it forked just then holds a copy of every
     descriptor for ``hold`` seconds, as when another lane's box, the relay or strace is
     being started.  The pids, to be waited for."""
-    import os as _os
-    import time as _time
     from grader.conns import TcpConn
     closed = TcpConn.close
     held: list[int] = []
 
     def close_while_forked(self, reset=False):
         if reset == resets and not self.closed:
-            pid = _os.fork()
+            pid = os.fork()
             if pid == 0:
-                _time.sleep(hold)
-                _os._exit(0)
+                time.sleep(hold)
+                os._exit(0)
             held.append(pid)
         closed(self, reset)
 
@@ -394,9 +394,8 @@ def _forking_at_close(monkeypatch, resets: bool, hold: float) -> list[int]:
 
 
 def _reap(pids: list[int]) -> None:
-    import os as _os
     for pid in pids:
-        _os.waitpid(pid, 0)
+        os.waitpid(pid, 0)
 
 
 def test_a_reset_is_not_delayed_by_a_process_the_grader_forks(monkeypatch):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPECS, expected_of, sample_dirs
+from conftest import SPECS, expected_of, sample_dirs, with_evidence
 from grader.batch import grade_each
 from grader.engine import GradeOptions
 from grader.results import TestStatus
@@ -53,18 +53,12 @@ def test_sample_verdict(graded, sample: Path):
     assert r.score == exp["score"]
     by_name = {t.name: t for t in r.tests}
     for test, codes in exp.get("diagnoses", {}).items():
-        assert set(codes) <= set(by_name[test].diagnoses), _with_evidence(by_name[test])
+        assert set(codes) <= set(by_name[test].diagnoses), with_evidence(by_name[test])
     for test, text in exp.get("feedback", {}).items():
         assert text in by_name[test].feedback, by_name[test].feedback
     # Advice the evidence contradicts (a correct send loop told to check send()'s return).
     for test, text in exp.get("not_feedback", {}).items():
         assert text not in by_name[test].feedback, by_name[test].feedback
-
-
-def _with_evidence(t) -> str:
-    """A test's feedback, and what its causes rested on (a cause missing: was it the calls?)."""
-    f = t.failure
-    return t.feedback + (f"\n[evidence: {f.evidence}; {f.evidence_note or 'no note'}]" if f else "")
 
 
 def test_every_buggy_sample_names_its_cause():
