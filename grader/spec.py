@@ -65,6 +65,18 @@ class Language:
 
 
 @dataclass(frozen=True)
+class Conversation:
+    """What a connection of the assignment's protocol looks like, for the evidence rules
+    that read the program's calls: whether the server sends back the bytes it receives
+    (an echo: its sends can be compared with its receives), and who ends a connection
+    (``client``: the server reads until recv() returns 0; ``server``: it closes after its
+    reply, as a file server does)."""
+
+    echo: bool = False
+    ends: str = "client"
+
+
+@dataclass(frozen=True)
 class TestSpec:
     __test__ = False   # not a pytest test class
     name: str
@@ -103,6 +115,7 @@ class Spec:
     tests: tuple[TestSpec, ...]
     hash: str
     raw: dict[str, Any] = field(repr=False, compare=False)
+    conversation: Conversation = Conversation()
 
     @property
     def reference_dir(self) -> Path:
@@ -320,6 +333,7 @@ def _build(data: dict, root, path: Path, text: str) -> Spec:
         reference_sender=tuple(data["reference"]["run_sender"]) if "run_sender" in data["reference"] else None,
         interop={k: tuple(v) for k, v in data.get("interop", {}).items()},
         not_gradable=tuple(data.get("not_gradable", [])),
+        conversation=Conversation(**data.get("conversation", {})),
         tests=tuple(tests), hash=hashlib.sha256(canonical.encode()).hexdigest()[:12], raw=data)
 
 

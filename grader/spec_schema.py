@@ -205,6 +205,13 @@ SCHEMA: dict[str, Any] = {
                        description="reference programs of the other role, for interop tests"),
         "limits": LIMITS,
         "not_gradable": {"type": "array", "items": {"enum": ["build_failed", "never_started"]}},
+        "conversation": obj({
+            "echo": {"type": "boolean",
+                     "description": "the server sends back the bytes it receives (default false)"},
+            "ends": {"enum": ["client", "server"],
+                     "description": "who ends a connection: client (the server reads until "
+                                    "recv() returns 0; the default) or server (it closes after its reply)"},
+        }, description="what a connection looks like, for the causes read from the program's calls"),
         "tests": {"type": "array", "items": TEST, "minItems": 1},
     }, ["assignment", "role", "protocol", "port", "languages", "reference", "tests"]),
 }
