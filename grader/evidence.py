@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from . import trace
+from .spec import Conversation
 from .trace import Call
 
 MODE = os.environ.get("SOCKET_GRADER_EVIDENCE", "replay")
@@ -143,6 +144,7 @@ def _int(tok: str) -> int | None:
 
 RECV = {"recvfrom", "recv", "read", "recvmsg"}
 SEND = {"sendto", "send", "write", "sendmsg", "writev"}
+MULTIPLEX = {"poll", "ppoll", "select", "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2"}
 
 
 @dataclass
@@ -175,9 +177,14 @@ class Story:
     """The program's calls, sorted into sockets and processes."""
 
     calls: list[Call]
+    # The assignment's protocol: which rules can apply (an echo's sends answer its receives).
+    conversation: Conversation = Conversation()
     socks: list[Sock] = field(default_factory=list)
     children: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     threads: set[int] = field(default_factory=set)
+    # Each thread's process (its thread group's leader): threads share one fd table, so a
+    # socket is held and closed by processes, whichever of their threads made the call.
+    process: dict[int, int] = field(default_factory=dict)
     main: int | None = None
 
     @property
@@ -191,10 +198,15 @@ class Story:
     def by_pid(self, pid: int) -> list[Call]:
         return [c for c in self.calls if c.pid == pid]
 
+    def by_process(self, proc: int) -> list[Call]:
+        """The calls of all the threads of process ``proc``."""
+        return [c for c in self.calls if self.process.get(c.pid, c.pid) == proc]
 
-def story(calls: list[Call]) -> Story:
-    """Follow the calls: which fd is which socket in which process (fork copies the table)."""
-    st = Story(calls)
+
+def story(calls: list[Call], conversation: Conversation = Conversation()) -> Story:
+    """Follow the calls: which fd is which socket in which process (fork copies the table,
+    a thread shares it)."""
+    st = Story(calls, conversation)
     tables: dict[int, dict[int, Sock]] = {}
     st.main = calls[0].pid if calls else None
 
@@ -202,23 +214,24 @@ def story(calls: list[Call]) -> Story:
         return tables.setdefault(pid, {})
 
     for c in calls:
-        args = split_args(c.args)
         t = table(c.pid)
+        proc = st.process.get(c.pid, c.pid)
         if c.name == "socket" and c.result is not None and c.result >= 0:
             kind = "stream" if "SOCK_STREAM" in c.args else "dgram" if "SOCK_DGRAM" in c.args else "other"
-            s = Sock(kind, c.result, c.pid, [c], holders={c.pid})
+            s = Sock(kind, c.result, proc, [c], holders={proc})
             st.socks.append(s)
             t[c.result] = s
         elif c.name in ("accept", "accept4") and c.result is not None and c.result >= 0:
-            s = Sock("conn", c.result, c.pid, [c], holders={c.pid})
+            s = Sock("conn", c.result, proc, [c], holders={proc})
             st.socks.append(s)
             t[c.result] = s
         elif c.name in ("clone", "clone3", "fork", "vfork") and c.result is not None and c.result > 0:
             if "CLONE_THREAD" in c.args:
                 st.threads.add(c.result)
+                st.process[c.result] = proc
                 tables[c.result] = t                     # threads share the fd table
             else:
-                st.children[c.pid].append(c.result)
+                st.children[proc].append(c.result)
                 tables[c.result] = dict(t)
                 for s in t.values():
                     s.holders.add(c.result)
@@ -226,8 +239,8 @@ def story(calls: list[Call]) -> Story:
             s = t.pop(c.fd, None)
             if s is not None:
                 s.calls.append(c)
-                s.closed_by.add(c.pid)
-                s.holders.discard(c.pid)
+                s.closed_by.add(proc)
+                s.holders.discard(proc)
         elif c.fd is not None and c.fd in t:
             s = t[c.fd]
             s.calls.append(c)
@@ -254,9 +267,11 @@ def _pairs(s: Sock) -> Iterable[tuple[Io, Io]]:
 
 
 def rule_udp_reply_size(st: Story) -> list[Finding]:
+    """A reply's size against the datagram it answers (in an echo only), and a datagram
+    cut to the receive buffer's size (in any protocol)."""
     found: dict[str, Finding] = {}
     for s in st.dgrams:
-        for got, sent in _pairs(s):
+        for got, sent in _pairs(s) if st.conversation.echo else ():
             n, m, size = got.result, sent.asked, got.asked
             if m is None or n is None or m == n:
                 continue
@@ -308,10 +323,22 @@ def _groups(s: Sock) -> list[tuple[Io, list[Io]]]:
     return groups
 
 
+def _resends(r: Io, sends: list[Io]) -> bool:
+    """The sends after receive ``r`` begin with the bytes it returned (as far as strace
+    showed both): an echo of them, not bytes made anew (text decoded and encoded again)."""
+    sent = b"".join(x.data for x in sends)
+    k = min(len(r.data), len(sent), r.result or 0)
+    return k > 0 and sent[:k] == r.data[:k]
+
+
 def rule_stream_echo(st: Story) -> list[Finding]:
     """Each receive against the sends that answered it: cut at a NUL (strlen()), a short
-    send ignored, whole lines only, or a send loop that works."""
+    send ignored, whole lines only, or a send loop that works.  Only in an echo: elsewhere
+    what a server sends on a connection (another client's message, a file) is not an
+    answer to what it received there."""
     out: dict[str, Finding] = {}
+    if not st.conversation.echo:
+        return []
     looped = False
     for s in st.conns:
         if s.kind != "conn":
@@ -325,6 +352,16 @@ def rule_stream_echo(st: Story) -> list[Finding]:
             n = r.result or 0
             t = sum(x.result for x in sends if x.result and x.result > 0)
             got, sent = got + n, sent + t
+            if sent > got and t > n and "stale-buffer" not in out and _resends(r, sends):
+                # More went out than ever came in, starting with the bytes just received:
+                # the rest was the buffer's, whichever recv() first came back shorter.
+                out["stale-buffer"] = Finding(
+                    "stale-buffer",
+                    "the server sent more bytes than it had received on this connection: after "
+                    "a recv() that returned fewer bytes than an earlier one, send() was given a "
+                    "longer length, so bytes left in the buffer from an earlier, longer message "
+                    "went too; send exactly the count that this recv() returned",
+                    [r.call] + [x.call for x in sends[:1]], ("extra", "mismatch"))
             looped |= len(sends) >= 2 and t == n
             if sends and not any(x.cut for x in sends):
                 ends = b"".join(x.data[:x.result] for x in sends).endswith(b"\n")
@@ -370,9 +407,9 @@ def rule_fork_keeps_fd(st: Story) -> list[Finding]:
     for s in st.conns:
         kids = [k for k in st.children.get(s.opened_by, []) if k in s.holders or k in s.closed_by]
         if s.kind == "conn" and kids and s.opened_by in s.holders and s.closed_by - {s.opened_by}:
-            accepts = [c for c in st.by_pid(s.opened_by) if c.name in ("accept", "accept4")
+            accepts = [c for c in st.by_process(s.opened_by) if c.name in ("accept", "accept4")
                        and c.result is not None and c.result >= 0]
-            forks = [c for c in st.by_pid(s.opened_by) if c.name in ("clone", "fork", "vfork")][:1]
+            forks = [c for c in st.by_process(s.opened_by) if c.name in ("clone", "fork", "vfork")][:1]
             child_close = [c for c in s.calls if c.name == "close"][:1]
             fds = ", ".join(str(c.result) for c in accepts[:4])
             return [Finding(
@@ -465,11 +502,19 @@ def rule_clone_fails(st: Story) -> list[Finding]:
                     "threads that are never joined nor detached keep their resources; "
                     "pthread_detach() each one (or join it), and check pthread_create()'s result "
                     "(it returns the error number, never a negative value)", [c])]
-            return [Finding(
-                "fork-fails",
-                f"fork() failed ({c.name}() = -1 {c.errno}) after {made} children: children "
-                "that are never reaped stay as zombies and count against the process limit; "
-                "waitpid() for them", [c])]
+            kids = {k for v in st.children.values() for k in v}
+            ended = {x.pid for x in st.calls if x.name == "+++ exit" and x.pid in kids
+                     and st.calls.index(x) < st.calls.index(c)}
+            if len(ended) * 2 >= len(kids):
+                why = ("children that are never reaped stay as zombies and count against the "
+                       "process limit; waitpid() for them")
+            else:
+                why = (f"{len(kids) - len(ended)} of them were still running: a child that "
+                       "never ends (its client long gone) keeps its place in the process limit; "
+                       "each child must exit when its client is done (recv() returning 0)")
+            return [Finding("fork-fails",
+                            f"fork() failed ({c.name}() = -1 {c.errno}) after {made} children: {why}",
+                            [c])]
     return []
 
 
@@ -521,14 +566,28 @@ def rule_client_end(st: Story) -> list[Finding]:
     if not conns or st.main is None:
         return found
     s = conns[0]
-    mine = [c for c in st.by_pid(st.main) if (c.name == "read" and c.fd == 0) or c in s.calls]
+    main = st.by_pid(st.main)
+    # A receive the main thread made after poll()/select() said what was ready (since its
+    # last receive), or one that does not wait, is not a wait for the reply: a poll() loop
+    # interleaves its sends and receives as the data comes, and how they fell is timing,
+    # not lock-step.
+    polled: set[int] = set()
+    looked = False
+    for c in main:
+        looked |= c.name in MULTIPLEX
+        if c.name in RECV and c.fd == s.fd:
+            if looked:
+                polled.add(id(c))
+            looked = False
+    mine = [c for c in main if (c.name == "read" and c.fd == 0) or c in s.calls]
     # A receive on the socket before standard input has ended, with more input or more
     # sends after it: it waits for each reply before going on with its input.
     stdin_done = False
     for i, c in enumerate(mine):
         if c.name == "read" and c.fd == 0 and c.result == 0:
             stdin_done = True
-        if c.name in RECV and c.fd == s.fd and not stdin_done and i > 0:
+        if (c.name in RECV and c.fd == s.fd and not stdin_done and i > 0
+                and id(c) not in polled and "MSG_DONTWAIT" not in c.args):
             sent = [x for x in mine[:i] if x.name in SEND]
             later = [x for x in mine[i + 1:] if x.name in SEND or (x.name == "read" and x.fd == 0)]
             if sent and (later or c.result is None):
@@ -564,7 +623,10 @@ def rule_client_end(st: Story) -> list[Finding]:
 
 
 def rule_closes_first(st: Story) -> list[Finding]:
-    """Server role: a connection closed by the server before the client ended it."""
+    """Server role: a connection closed by the server before the client ended it (where the
+    client ends connections: a file server closes after its reply, by design)."""
+    if st.conversation.ends != "client":
+        return []
     for s in st.conns:
         if s.kind != "conn" or not s.closed_by or s.holders:
             continue                 # still open in some process (a fork parent's close is not the end)
@@ -639,22 +701,22 @@ RULES: list[Callable[[Story], list[Finding]]] = [
 ]
 
 
-def findings(calls: list[Call]) -> list[Finding]:
-    """What one launch's calls show."""
-    st = story(calls)
+def findings(calls: list[Call], conversation: Conversation = Conversation()) -> list[Finding]:
+    """What one launch's calls show, in a protocol whose connections look so."""
+    st = story(calls, conversation)
     out: list[Finding] = []
     for rule in RULES:
         out += rule(st)
     return out
 
 
-def findings_of(traces: list[list[Call]]) -> list[Finding]:
+def findings_of(traces: list[list[Call]], conversation: Conversation = Conversation()) -> list[Finding]:
     """What the test's launches show, the last launch first (it is the one the failure is
     about), each cause once."""
     out: list[Finding] = []
     codes: set[str] = set()
     for calls in reversed(traces):
-        for x in findings(calls):
+        for x in findings(calls, conversation):
             if not x.code or x.code not in codes:
                 out.append(x)
                 codes.add(x.code)
@@ -758,7 +820,7 @@ def explain(prepared, test, seed: int, total, out, scope=None):
         apply(f, [], stderr=out.stderr_tail, stdout=out.stdout_tail)
         return out
     f.evidence = "calls"
-    apply(f, findings_of(traces), stderr=out.stderr_tail, stdout=out.stdout_tail)
+    apply(f, findings_of(traces, prepared.spec.conversation), stderr=out.stderr_tail, stdout=out.stdout_tail)
     return out
 
 
@@ -781,7 +843,7 @@ _START = {None, "launch", "expect_listening", "expect_exit", "expect_stderr", "c
 _SERVE = {"connect", "expect", "send", "expect_eof", "run_client", "expect_resources", "expect_open"}
 RELEVANT: dict[str, set[str | None]] = {
     "udp-sizeof-reply": _DATA, "strlen-plus-one": _DATA, "nul-truncation": _DATA,
-    "udp-truncated": _DATA, "ignores-partial-send": _DATA, "line-echo": _DATA,
+    "udp-truncated": _DATA, "ignores-partial-send": _DATA, "line-echo": _DATA, "stale-buffer": _DATA,
     "decode-binary": _DATA | _SERVE, "text-mode-stdio": _DATA | {"expect_exit"},
     "fork-parent-keeps-fd": {"expect_eof", "echo_back", "run_client", "expect_resources", "expect_stdout"},
     "recv-zero-spin": {"expect_eof", "run_client", "expect_resources"},
@@ -800,9 +862,11 @@ def relevant(x: Finding, action: str | None) -> bool:
 
 
 def apply(f, found: list[Finding], *, stderr: str = "", stdout: str = "") -> None:
-    """Put the findings first among ``f``'s causes and drop what they rule out."""
-    if not found:
-        found = outside_findings(stderr, stdout)
+    """Put the findings first among ``f``'s causes and drop what they rule out.  What the
+    graded run's own output shows is added where the calls did not show the same cause
+    (the calls come from a replay, whose run can differ from the graded one)."""
+    have_codes = {x.code for x in found}
+    found = found + [x for x in outside_findings(stderr, stdout) if x.code not in have_codes]
     step = getattr(f, "step", None)
     found = [x for x in found if relevant(x, step.action if step is not None else None)]
     ruled_out = {code for x in found for code in x.rules_out}
@@ -847,9 +911,20 @@ def _hint_code(f, text: str) -> str | None:
     return hint_code(text, getattr(step, "cause", None) if step is not None and step.hint == text else None)
 
 
+_FORK_FAILED = re.compile(r"(?im)^.*\bfork\b.*(resource temporarily unavailable|errno 11\b|EAGAIN).*$")
+
+
 def outside_findings(stderr: str, stdout: str) -> list[Finding]:
-    """Without calls: what the program's own output shows (a traceback, an error on stdout)."""
+    """What the program's own output shows (a traceback, fork()'s error on stderr)."""
     out = []
+    fork = _FORK_FAILED.search(stderr)
+    if fork:
+        out.append(Finding("fork-fails",
+                           f"fork() failed for lack of processes (its stderr: "
+                           f"\"{fork.group(0).strip()[:80]}\"): the process limit was reached by "
+                           "children that never end or are never reaped (zombies); each child "
+                           "must exit when its client is done, and the parent must waitpid() "
+                           "for it"))
     if "UnicodeDecodeError" in stderr:
         if "stdin" in stderr:
             out.append(Finding("text-mode-stdio",

@@ -19,13 +19,17 @@ from grader import engine
 from grader.engine import GradeOptions, _Run
 from grader.build import detect_language
 from grader import scope as scopes
-from grader.spec import load_spec
+from grader.spec import Conversation, load_spec
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def codes(text: str) -> dict[str, evidence.Finding]:
-    return {x.code: x for x in evidence.findings(trace.parse_text(text))}
+# The rules' protocol, unless a test says otherwise: an echo the client ends (tcp-echo).
+ECHO = Conversation(echo=True, ends="client")
+
+
+def codes(text: str, conversation: Conversation = ECHO) -> dict[str, evidence.Finding]:
+    return {x.code: x for x in evidence.findings(trace.parse_text(text), conversation)}
 
 
 def test_parse_joins_unfinished_calls_and_keeps_blocked_ones():
@@ -109,6 +113,29 @@ def test_a_send_loop_rules_out_the_partial_send_hint_and_a_missing_loop_is_named
     assert "ignores-partial-send" in short
 
 
+def test_an_echo_that_sends_more_than_it_received():
+    """A stale buffer shows in the calls whichever recv() came back short: the sample's
+    large-payload test named stale-buffer in 11 of 20 runs when only its output was read."""
+    head = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+            '5 accept(3, NULL, NULL) = 4\n'
+            '5 recvfrom(4, "hello, world\\n", 4096, 0, NULL, NULL) = 13\n'
+            '5 sendto(4, "hello, world\\n", 13, 0, NULL, 0) = 13\n')
+    stale = codes(head + '5 recvfrom(4, "hi\\n", 4096, 0, NULL, NULL) = 3\n'
+                         '5 sendto(4, "hi\\nlo, world\\n", 13, 0, NULL, 0) = 13\n')
+    assert "stale-buffer" in stale and "extra" in stale["stale-buffer"].rules_out
+    assert "stale-buffer" not in codes(head + '5 recvfrom(4, "hi\\n", 4096, 0, NULL, NULL) = 3\n'
+                                              '5 sendto(4, "hi\\n", 3, 0, NULL, 0) = 3\n')
+    # Text decoded and encoded again (0xFF becomes U+FFFD, 3 bytes): more, but not stale.
+    assert "stale-buffer" not in codes(head + '5 read(4, "\\377\\376", 8192) = 2\n'
+                                              '5 write(4, "\\357\\277\\275\\357\\277\\275", 6) = 6\n')
+    # A line echo sends a whole line after its last piece came: no more than it received.
+    assert "stale-buffer" not in codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                                       '5 accept(3, NULL, NULL) = 4\n'
+                                       '5 read(4, "hel", 4096) = 3\n'
+                                       '5 read(4, "lo\\n", 4096) = 3\n'
+                                       '5 write(4, "hello\\n", 6) = 6\n')
+
+
 def test_whole_lines_only():
     found = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
                   '5 accept(3, NULL, NULL) = 4\n'
@@ -143,6 +170,50 @@ def test_closes_first_needs_every_copy_of_the_connection_closed():
     assert "closes-first" not in codes(_FORKED + '6 read(4, "", 4096) = 0\n6 close(4) = 0\n')
 
 
+_THREADED = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+             '5 accept4(3, NULL, NULL, SOCK_CLOEXEC) = 4\n'
+             '5 clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM'
+             '|CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, child_tid=0x7f, parent_tid=0x7f, '
+             'exit_signal=0, stack=0x7f, stack_size=0x7fff00, tls=0x7f} => {parent_tid=[6]}, 88) = 6\n'
+             '6 recvfrom(4, "hi\\n", 4096, 0, NULL, NULL) = 3\n'
+             '6 sendto(4, "hi\\n", 3, 0, NULL, 0) = 3\n')
+
+
+def test_a_thread_shares_its_process_s_connections():
+    """A connection accepted by one thread and closed by another is closed: threads share
+    one fd table (py-first-recv-only and rust-read-once, one thread per client, lost their
+    closes-first because the accepting thread was taken for a holder of its own copy)."""
+    closed = codes(_THREADED + '6 close(4) = 0\n')
+    assert "closes-first" in closed and closed["closes-first"].calls[-1].pid == 6
+    assert "closes-first" not in codes(_THREADED)                     # still open
+
+
+def test_rules_that_read_a_protocol_apply_only_to_it():
+    """Echo rules compare a connection's sends with its receives: in a chat server the sends
+    are other clients' lines (the partial-line test named line-echo once in 20 runs). And a
+    file server closes after its reply by design: not closes-first."""
+    chat = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+            '5 accept(3, NULL, NULL) = 4\n'
+            '5 read(4, "are you there?\\n", 4096) = 15\n'
+            '5 write(4, "alice: half a li\\n", 17) = 17\n'
+            '5 read(4, "more text", 4096) = 9\n')
+    assert "line-echo" in codes(chat)                                 # as an echo: true
+    assert codes(chat, Conversation(echo=False)) == {}
+    served = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+              '5 accept(3, NULL, NULL) = 4\n'
+              '5 read(4, "GET a.bin\\n", 1023) = 10\n'
+              '5 write(4, "\\0\\0\\0\\0\\0\\0\\0\\4abcd", 12) = 12\n'
+              '5 close(4) = 0\n')
+    assert "closes-first" in codes(served, Conversation(echo=False, ends="client"))
+    assert "closes-first" not in codes(served, Conversation(echo=False, ends="server"))
+    # A pinger's next request is one byte longer than the reply it got: not strlen()+1.
+    pinger = ('5 socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = 3\n'
+              '5 recvfrom(3, "ping 9", 1024, 0, NULL, NULL) = 6\n'
+              '5 sendto(3, "ping 10", 7, 0, NULL, 16) = 7\n')
+    assert "strlen-plus-one" in codes(pinger)
+    assert "strlen-plus-one" not in codes(pinger, Conversation())
+
+
 def test_blocking_waitpid_in_the_sigchld_handler():
     found = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
                   '5 accept(3, NULL, NULL) = 4\n'
@@ -172,6 +243,34 @@ def test_thread_creation_that_fails():
     assert "EAGAIN" in found["thread-create-fails"].text
 
 
+def test_fork_that_fails_says_whether_the_children_ended():
+    """Zombies (children ended, never reaped) or children that never end (c-no-eof-check's
+    spin on recv() == 0) fill the process limit alike; the advice differs."""
+    fork = '5 clone(child_stack=NULL, flags=CLONE_CHILD_SETTID|SIGCHLD) = {}\n'
+    failed = '5 clone(child_stack=NULL, flags=CLONE_CHILD_SETTID|SIGCHLD) = -1 EAGAIN (Resource temporarily unavailable)\n'
+    zombies = codes(fork.format(6) + '6 +++ exited with 0 +++\n' + fork.format(7)
+                    + '7 +++ exited with 0 +++\n' + failed)
+    assert "zombies" in zombies["fork-fails"].text and "after 2 children" in zombies["fork-fails"].text
+    running = codes(fork.format(6) + fork.format(7) + '6 recvfrom(4, "", 4096, 0, NULL, NULL) = 0\n'
+                    + failed)
+    assert "2 of them were still running" in running["fork-fails"].text
+
+
+def test_the_graded_run_s_stderr_names_a_fork_that_failed():
+    """The calls come from a replay, which may fail before its fork() does (6 of 20 runs of
+    c-no-eof-check's no-fd-leak lost fork-fails): the graded run's perror() says it."""
+    class F:
+        causes = [("the server closed the connection before sending everything", "closed-early")]
+        step = type("Step", (), {"action": "expect"})()
+    f = F()
+    evidence.apply(f, [], stderr="fork: Resource temporarily unavailable\n")
+    assert [code for _, code in f.causes] == ["fork-fails", "closed-early"]
+    assert "fork: Resource temporarily unavailable" in f.causes[0][0]
+    g = F()
+    evidence.apply(g, [], stderr="bind: Address already in use\n")
+    assert [code for _, code in g.causes] == ["closed-early"]
+
+
 def test_lockstep_client_and_close_instead_of_shutdown():
     found = codes('5 read(0, "one\\ntwo\\n", 4096) = 8\n'
                   '5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
@@ -190,6 +289,24 @@ def test_lockstep_client_and_close_instead_of_shutdown():
                    '5 exit_group(0) = ?\n'
                    '5 +++ exited with 0 +++\n')
     assert "close-not-shutdown" in closer and "lockstep" not in closer
+
+
+def test_a_poll_loop_is_not_lockstep():
+    """A client that receives when poll() says a reply is there interleaves its sends and
+    receives as the data comes: not lock-step (tcp-echo-client's poll() samples were named
+    lockstep in 11 of 20 runs, depending on where the replies fell)."""
+    polled = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                   '5 connect(3, {sa_family=AF_INET}, 16) = 0\n'
+                   '5 poll([{fd=0, events=POLLIN}, {fd=3, events=POLLIN}], 2, -1) = 1\n'
+                   '5 read(0, "one\\ntwo\\n", 4096) = 8\n'
+                   '5 poll([{fd=0, events=POLLIN}, {fd=3, events=POLLIN|POLLOUT}], 2, -1) = 2\n'
+                   '5 sendto(3, "one\\ntwo\\n", 8, MSG_DONTWAIT|MSG_NOSIGNAL, NULL, 0) = 8\n'
+                   '5 recvfrom(3, "one\\n", 4095, 0, NULL, NULL) = 4\n'
+                   '5 poll([{fd=0, events=POLLIN}, {fd=3, events=POLLIN}], 2, -1) = 1\n'
+                   '5 read(0, "three\\n", 4096) = 6\n'
+                   '5 poll([{fd=0, events=POLLIN}, {fd=3, events=POLLIN|POLLOUT}], 2, -1) = 1\n'
+                   '5 sendto(3, "three\\n", 6, MSG_DONTWAIT|MSG_NOSIGNAL, NULL, 0) = 6\n')
+    assert "lockstep" not in polled
 
 
 def test_a_contradicted_hint_is_left_out():
