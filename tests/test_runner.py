@@ -473,3 +473,33 @@ def test_resources_released_at_one_look_pass_though_a_child_exits_after_it(monke
     r = grade(load_spec(SPECS / "tcp-echo.yaml"), SUBMISSIONS / "tcp-echo" / "c-correct-fork",
               GradeOptions(only=["no-fd-leak"], tests_at_once=1))
     assert r.tests[0].passed, r.tests[0].feedback
+
+
+OPEN_SPEC = SPEC + "      - expect_open: a\n"
+
+
+@pytest.mark.parametrize("close_after, passes", [(None, True), (0.15, False)],
+                         ids=["stays-open", "closes-late"])
+def test_a_close_on_its_way_is_waited_for_before_a_connection_counts_as_open(tmp_path, close_after, passes):
+    """expect_open used to look once, without waiting: a server that closes a moment after
+    its reply passed or failed by how its close and that look fell (concurrent-clients and
+    keep-alive causes changed between runs). A close on its way is now waited for, until
+    the kernel shows the program waiting for input; one that stays open passes."""
+    path = tmp_path / "open.yaml"
+    path.write_text(OPEN_SPEC)
+    r = grade(load_spec(path), submission(tmp_path, "server.py", f"""\
+        import socket, sys, time
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", int(sys.argv[1]))); s.listen()
+        c, _ = s.accept(); c.sendall(c.recv(100))
+        if {close_after!r} is not None:
+            time.sleep({close_after!r}); c.close()
+        while c.fileno() >= 0 and c.recv(100):
+            pass
+        time.sleep(30)
+        """))
+    t = only_test(r)
+    assert t.passed is passes, t.feedback
+    if not passes:
+        assert "closed a while the test still needed it open" in t.feedback
+        assert "closes-first" in t.diagnoses
