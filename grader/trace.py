@@ -39,10 +39,11 @@ from . import netinfo
 from .deadline import Deadline, poll_until
 
 STRACE = shutil.which("strace") or "/usr/bin/strace"
-# The calls worth recording: sockets, their data, process and thread creation, signals, exit.
+# The calls worth recording: sockets, their data, process and thread creation, signals,
+# exit, and the waits for readiness (a receive that poll() announced is not a blind wait).
 TRACED = ("socket,bind,listen,accept,accept4,connect,recvfrom,recvmsg,recv,sendto,sendmsg,send,"
           "read,write,writev,close,shutdown,setsockopt,clone,clone3,fork,vfork,wait4,waitid,"
-          "rt_sigaction,exit_group")
+          "rt_sigaction,exit_group,poll,ppoll,select,pselect6,epoll_wait,epoll_pwait")
 # Bytes of each buffer strace shows: enough to find the first 0 byte of a typical
 # receive buffer (strlen()), the end of a line, a prompt; excerpts show less.
 STRING_LIMIT = 1024

@@ -54,6 +54,9 @@ def test_sample_verdict(graded, sample: Path):
     by_name = {t.name: t for t in r.tests}
     for test, codes in exp.get("diagnoses", {}).items():
         assert set(codes) <= set(by_name[test].diagnoses), with_evidence(by_name[test])
+    # Causes once named wrongly (or named in some runs only): never named.
+    for test, codes in exp.get("not_diagnoses", {}).items():
+        assert not set(codes) & set(by_name[test].diagnoses), with_evidence(by_name[test])
     for test, text in exp.get("feedback", {}).items():
         assert text in by_name[test].feedback, by_name[test].feedback
     # Advice the evidence contradicts (a correct send loop told to check send()'s return).

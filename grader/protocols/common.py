@@ -82,8 +82,8 @@ def head_not_ended(ctx, sock: TcpConn, d: Deadline, who: str) -> Exception:
                       "an empty line, so \"\\r\\n\\r\\n\"", "http-bare-lf")], details)
     causes = program_gone(ctx)
     if sock.eof and not got:
-        causes.append((f"the connection was {'reset' if sock.reset else 'closed'} without a "
-                       f"{who}", "http-no-response" if who == "response" else "closed-early"))
+        causes.append((f"the connection was closed without a {who}",
+                       "http-no-response" if who == "response" else "closed-early"))
         return fail(f"on {sock.name}: the stream ended before any {who} came", causes, details)
     if sock.eof:
         return fail(f"on {sock.name}: the stream ended in the middle of the {who}'s head",
