@@ -49,6 +49,8 @@ TRACE_EVERY_TEST = MODE == "every"
 # long before, so the failed step of a replay waits at most this (the steps before it
 # wait as in the graded run; see steps.Context._capped).
 REPLAY_WAIT = 0.5
+# The partial-writes shim's largest send (grader/shims/partial_writes.c).
+HALVED_MOST = 1000
 # At most this many lines of calls in one cause's excerpt.
 EXCERPT_LINES = 6
 
@@ -186,6 +188,10 @@ class Story:
     # socket is held and closed by processes, whichever of their threads made the call.
     process: dict[int, int] = field(default_factory=dict)
     main: int | None = None
+    # The test's partial-writes shim cut every send on a stream socket to half of what the
+    # program asked (at most 1000 bytes) before strace saw it: a send's length is then not
+    # the program's (see grader/shims/partial_writes.c).
+    sends_halved: bool = False
 
     @property
     def conns(self) -> list[Sock]:
@@ -203,10 +209,11 @@ class Story:
         return [c for c in self.calls if self.process.get(c.pid, c.pid) == proc]
 
 
-def story(calls: list[Call], conversation: Conversation = Conversation()) -> Story:
+def story(calls: list[Call], conversation: Conversation = Conversation(),
+          sends_halved: bool = False) -> Story:
     """Follow the calls: which fd is which socket in which process (fork copies the table,
     a thread shares it)."""
-    st = Story(calls, conversation)
+    st = Story(calls, conversation, sends_halved=sends_halved)
     tables: dict[int, dict[int, Sock]] = {}
     st.main = calls[0].pid if calls else None
 
@@ -369,7 +376,10 @@ def rule_stream_echo(st: Story) -> list[Finding]:
             if t >= n or not sends:
                 continue
             nul = r.data.find(b"\0")
-            if 0 <= nul < n and (t == nul or sends[0].asked == nul):
+            # Under the partial-writes shim a send of half the bytes received is the shim's
+            # cut, whatever the buffer holds there: not a strlen().
+            halved = st.sends_halved and nul == min(HALVED_MOST, (n + 1) // 2)
+            if 0 <= nul < n and (t == nul or sends[0].asked == nul) and not halved:
                 out.setdefault("nul-truncation", Finding(
                     "nul-truncation",
                     f"recv() returned {n} bytes with a 0 byte at offset {nul}, and send() was given "
@@ -558,6 +568,37 @@ def rule_sigpipe(st: Story) -> list[Finding]:
     return []
 
 
+_FD_SET = re.compile(r"^\s*\d+,\s*\[([\d ]*)\]")
+
+
+def rule_select_closed_fd(st: Story) -> list[Finding]:
+    """select() failing with EBADF on a socket the process had closed: close() without
+    FD_CLR(), the tutorials' select() loop with one line missing.  The server then
+    usually exits (perror("select"); exit(...)) when its first client leaves."""
+    closed: dict[int, dict[int, Call]] = defaultdict(dict)     # process -> fd -> its close()
+    for c in st.calls:
+        proc = st.process.get(c.pid, c.pid)
+        if c.name == "close" and c.result == 0 and c.fd is not None:
+            closed[proc][c.fd] = c
+        elif c.name in ("accept", "accept4", "socket") and c.result is not None and c.result >= 0:
+            closed[proc].pop(c.result, None)        # the number is in use again
+        elif c.name in ("select", "pselect6") and c.errno == "EBADF":
+            m = _FD_SET.match(c.args)
+            bad = [int(x) for x in m.group(1).split()] if m else []
+            gone = [fd for fd in bad if fd in closed[proc]]
+            if not gone:
+                continue
+            fd = gone[0]
+            end = [x for x in st.calls if x.pid == c.pid and x.name == "+++ exit"][:1]
+            return [Finding(
+                "select-closed-fd",
+                f"select() failed with EBADF (Bad file descriptor): socket {fd} was closed but "
+                "was still in the fd_set given to select(); when a client's connection ends, "
+                "remove it from the set (FD_CLR) as you close() it",
+                [closed[proc][fd], c] + end)]
+    return []
+
+
 def _all_input_sent(mine: list[Call], at: Call) -> bool:
     """Before call ``at``, standard input had ended or every byte read from it was sent: a
     0-byte send then is meant as the end of the stream.  (One in the middle is strlen() of
@@ -713,26 +754,29 @@ def rule_python_decode(st: Story) -> list[Finding]:
 RULES: list[Callable[[Story], list[Finding]]] = [
     rule_unchecked_bind, rule_port_from_stdin, rule_udp_reply_size, rule_python_decode,
     rule_stream_echo, rule_fork_keeps_fd, rule_recv_zero, rule_blocking_waitpid, rule_clone_fails,
-    rule_sigpipe, rule_client_end, rule_closes_first, rule_error_on_stdout,
+    rule_sigpipe, rule_client_end, rule_closes_first, rule_error_on_stdout, rule_select_closed_fd,
 ]
 
 
-def findings(calls: list[Call], conversation: Conversation = Conversation()) -> list[Finding]:
-    """What one launch's calls show, in a protocol whose connections look so."""
-    st = story(calls, conversation)
+def findings(calls: list[Call], conversation: Conversation = Conversation(),
+             sends_halved: bool = False) -> list[Finding]:
+    """What one launch's calls show, in a protocol whose connections look so (and whose
+    sends the partial-writes shim halved, when ``sends_halved``)."""
+    st = story(calls, conversation, sends_halved)
     out: list[Finding] = []
     for rule in RULES:
         out += rule(st)
     return out
 
 
-def findings_of(traces: list[list[Call]], conversation: Conversation = Conversation()) -> list[Finding]:
+def findings_of(traces: list[list[Call]], conversation: Conversation = Conversation(),
+                sends_halved: bool = False) -> list[Finding]:
     """What the test's launches show, the last launch first (it is the one the failure is
     about), each cause once."""
     out: list[Finding] = []
     codes: set[str] = set()
     for calls in reversed(traces):
-        for x in findings(calls, conversation):
+        for x in findings(calls, conversation, sends_halved):
             if not x.code or x.code not in codes:
                 out.append(x)
                 codes.add(x.code)
@@ -836,7 +880,8 @@ def explain(prepared, test, seed: int, total, out, scope=None):
         apply(f, [], stderr=out.stderr_tail, stdout=out.stdout_tail)
         return out
     f.evidence = "calls"
-    apply(f, findings_of(traces, prepared.spec.conversation), stderr=out.stderr_tail, stdout=out.stdout_tail)
+    apply(f, findings_of(traces, prepared.spec.conversation, "partial-writes" in test.shims),
+          stderr=out.stderr_tail, stdout=out.stdout_tail)
     return out
 
 
@@ -854,6 +899,8 @@ def _spin_seen(f) -> list[Call]:
 
 # Which failures each finding can explain, by the failed step's action (a finding about
 # another part of the test is true but not why this step failed: it is left out).
+# In RELEVANT: wherever the failure's causes say the program exited (not a step's name).
+EXITED = "<exited>"
 _DATA = {"expect", "expect_stdout", "run_client", "expect_eof", "echo_back", "send", "shutdown", "close"}
 _START = {None, "launch", "expect_listening", "expect_exit", "expect_stderr", "connect", "accept"}
 _SERVE = {"connect", "expect", "send", "expect_eof", "run_client", "expect_resources", "expect_open"}
@@ -870,11 +917,19 @@ RELEVANT: dict[str, set[str | None]] = {
     "error-on-stdout": {"expect_exit", "expect_stderr"},
     "sigpipe": _DATA | _SERVE | {"expect_running", "expect_exit"},
     "thread-create-fails": _SERVE, "fork-fails": _SERVE, "sigchld-blocking-wait": _SERVE,
+    # Wherever the failure is the server's exit, at whichever step it was found (a connect
+    # refused, or accepted just before the exit and then closed, is timing); not a data
+    # test's own failure, whose run may also end in that select() once its client left.
+    "select-closed-fd": {EXITED},
 }
 
 
-def relevant(x: Finding, action: str | None) -> bool:
-    return x.code in RELEVANT and action in RELEVANT[x.code] or x.code not in RELEVANT
+def relevant(x: Finding, action: str | None, exited: bool = False) -> bool:
+    """Whether finding ``x`` explains a failure at a step ``action`` (``exited``: the
+    failure's causes say the program exited)."""
+    if x.code not in RELEVANT:
+        return True
+    return action in RELEVANT[x.code] or (exited and EXITED in RELEVANT[x.code])
 
 
 def apply(f, found: list[Finding], *, stderr: str = "", stdout: str = "") -> None:
@@ -884,7 +939,8 @@ def apply(f, found: list[Finding], *, stderr: str = "", stdout: str = "") -> Non
     have_codes = {x.code for x in found}
     found = found + [x for x in outside_findings(stderr, stdout) if x.code not in have_codes]
     step = getattr(f, "step", None)
-    found = [x for x in found if relevant(x, step.action if step is not None else None)]
+    exited = any(code == "exited" for _, code in f.causes)
+    found = [x for x in found if relevant(x, step.action if step is not None else None, exited)]
     ruled_out = {code for x in found for code in x.rules_out}
     shown = [x for x in found if x.code]
     have = {x.code for x in shown}

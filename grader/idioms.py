@@ -144,6 +144,10 @@ ADVICE: dict[str, dict[str, str]] = {
         "python": "close each accepted socket (with conn: ...)",
     },
     "iterative": _CONCURRENT,
+    "select-closed-fd": {
+        "cpp": "FD_CLR(fd, &master) as you close(fd) (or keep a std::set of live fds to build the set from)",
+        "python": "remove a socket from the lists given to select.select() when you close it",
+    },
     "stops-accepting": {
         "java": "accept() in a loop for ever, handing each Socket to a Thread",
         "go": "call ln.Accept() in a for loop, handling each conn in a goroutine",

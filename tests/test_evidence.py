@@ -113,6 +113,49 @@ def test_a_send_loop_rules_out_the_partial_send_hint_and_a_missing_loop_is_named
     assert "ignores-partial-send" in short
 
 
+def test_a_send_the_partial_writes_shim_halved_is_not_strlen():
+    """Under the shim a send of half the bytes received is the shim's cut: with a 0 byte
+    just there (1 chunk in 256 of random data) it was named strlen() (c-select-no-fdclr,
+    which never calls strlen()).  Without the shim, or cut elsewhere, it still is."""
+    calls = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+             '5 accept(3, NULL, NULL) = 4\n'
+             '5 recvfrom(4, "abcd\\0efg", 256, 0, NULL, NULL) = 8\n'
+             '5 sendto(4, "abcd", 4, 0, NULL, 0) = 4\n'
+             '5 recvfrom(4, "", 256, 0, NULL, NULL) = 0\n')
+    parsed = trace.parse_text(calls)
+
+    def found(halved: bool, text: list = parsed) -> set[str]:
+        return {x.code for x in evidence.findings(text, ECHO, sends_halved=halved)}
+    assert "nul-truncation" in found(False)
+    assert "nul-truncation" not in found(True) and "ignores-partial-send" in found(True)
+    # A 0 byte that is not where the shim cuts is still a strlen() under the shim.
+    elsewhere = trace.parse_text(calls.replace('"abcd\\0efg"', '"ab\\0cdefg"')
+                                 .replace('"abcd", 4, 0, NULL, 0) = 4', '"ab", 2, 0, NULL, 0) = 2'))
+    assert "nul-truncation" in found(True, elsewhere)
+
+
+def test_select_on_a_socket_closed_without_fd_clr():
+    """The tutorials' select() loop with FD_CLR() missing: select() fails with EBADF on the
+    closed socket and the server exits when its first client leaves (c-select-no-fdclr).
+    A number accept() gave out again is a live socket, not that bug."""
+    head = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+            '5 select(4, [3], NULL, NULL, NULL) = 1 (in [3])\n'
+            '5 accept(3, NULL, NULL) = 4\n'
+            '5 recvfrom(4, "", 256, 0, NULL, NULL) = 0\n'
+            '5 close(4) = 0\n')
+    found = codes(head + '5 select(5, [3 4], NULL, NULL, NULL) = -1 EBADF (Bad file descriptor)\n'
+                         '5 +++ exited with 4 +++\n')
+    assert "select-closed-fd" in found and "FD_CLR" in found["select-closed-fd"].text
+    assert [c.name for c in found["select-closed-fd"].calls] == ["close", "select", "+++ exit"]
+    reused = codes(head + '5 accept(3, NULL, NULL) = 4\n'
+                          '5 select(5, [3 4], NULL, NULL, NULL) = -1 EBADF (Bad file descriptor)\n')
+    assert "select-closed-fd" not in reused
+    # Named where the failure is the server's exit, whichever step found it gone.
+    x = found["select-closed-fd"]
+    assert evidence.relevant(x, "expect", exited=True) and evidence.relevant(x, "connect", exited=True)
+    assert not evidence.relevant(x, "expect", exited=False)
+
+
 def test_an_echo_that_sends_more_than_it_received():
     """A stale buffer shows in the calls whichever recv() came back short: the sample's
     large-payload test named stale-buffer in 11 of 20 runs when only its output was read."""

@@ -62,6 +62,7 @@ PROBLEMS: dict[str, str] = {
     "iterative": "served one client at a time: a second client waited until the first left",
     "stops-accepting": "stopped accepting new clients after the first one left",
     "exited": "exited while they should have kept running",
+    "select-closed-fd": "closed a connection without FD_CLR(), so select() failed and the server exited",
     "sigpipe": "got killed by SIGPIPE when a client went away (SIGPIPE not ignored, no MSG_NOSIGNAL)",
     "segfault": "crashed with a segmentation fault",
     "nul-truncation": "lost the bytes after a NUL byte (strlen() or string functions on binary data)",
