@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from . import trace
+from .shims import partial_write_size
 from .spec import Conversation
 from .trace import Call
 
@@ -49,8 +50,6 @@ TRACE_EVERY_TEST = MODE == "every"
 # long before, so the failed step of a replay waits at most this (the steps before it
 # wait as in the graded run; see steps.Context._capped).
 REPLAY_WAIT = 0.5
-# The partial-writes shim's largest send (grader/shims/partial_writes.c).
-HALVED_MOST = 1000
 # At most this many lines of calls in one cause's excerpt.
 EXCERPT_LINES = 6
 
@@ -378,7 +377,7 @@ def rule_stream_echo(st: Story) -> list[Finding]:
             nul = r.data.find(b"\0")
             # Under the partial-writes shim a send of half the bytes received is the shim's
             # cut, whatever the buffer holds there: not a strlen().
-            halved = st.sends_halved and nul == min(HALVED_MOST, (n + 1) // 2)
+            halved = st.sends_halved and nul == partial_write_size(n)
             if 0 <= nul < n and (t == nul or sends[0].asked == nul) and not halved:
                 out.setdefault("nul-truncation", Finding(
                     "nul-truncation",
