@@ -221,22 +221,25 @@ def _make(ctx: Context, spec: Any) -> bytes:
 
 
 # When a step fails, a program that is on its way out gets this long to finish
-# exiting, so the feedback can name the exit instead of its symptom.
+# exiting, so the feedback can name the exit instead of its symptom.  A program that the
+# kernel shows asleep for input that is not coming is not on its way out: no wait.
 EXIT_EVIDENCE_WAIT = 0.25
 
 
-def _program_gone(ctx: Context, wait: float = EXIT_EVIDENCE_WAIT) -> list[Diagnosis]:
+def _program_gone(ctx: Context, wait: float | None = None) -> list[Diagnosis]:
     """If the program died during the test (and the grader did not stop it), say how.
 
     A step that failed may be the first sign of a crash whose exit is not yet
-    visible: ``wait`` is how long to give that exit to show (a caller that has
-    just watched the program for a while passes 0).
+    visible: ``wait`` (default :data:`EXIT_EVIDENCE_WAIT`) is how long to give that
+    exit to show, unless the kernel shows sooner that no exit is on its way (a caller
+    that has just watched the program for a while passes 0).
     """
     if not ctx.program or ctx.program.expected_exit:
         return []
     prog = ctx.program
-    if wait > 0:
-        poll_until(lambda: prog.exit_status() is not None, ctx.deadline.sooner(wait))
+    wait = EXIT_EVIDENCE_WAIT if wait is None else wait
+    if wait > 0 and prog.exit_status() is None:
+        _wait_exit_or_stuck(ctx, prog, ctx.deadline.sooner(wait))
     status = prog.exit_status()
     if status is None:
         return []
@@ -245,6 +248,21 @@ def _program_gone(ctx: Context, wait: float = EXIT_EVIDENCE_WAIT) -> list[Diagno
         return [(f"the server {said} in the middle of the test: a server keeps serving "
                  "clients until it is stopped", code)]
     return [(f"the program {said}", code)]
+
+
+def _wait_exit_or_stuck(ctx: Context, prog: Program, d: Deadline) -> None:
+    """Wait until ``prog`` has exited, or the kernel shows it cannot (every thread asleep
+    for input that is not coming: an exit needs a thread that runs), or ``d`` passes.
+
+    The failure being explained keeps its own evidence: ``ctx.stuck`` is what ended the
+    step's wait, and stays so whatever this look finds."""
+    kept = ctx.stuck
+    cannot_exit = _evidence(ctx)
+    try:
+        poll_until(lambda: prog.exit_status() is not None
+                   or (cannot_exit is not None and cannot_exit()), d)
+    finally:
+        ctx.stuck = kept
 
 
 def _name(args: Any) -> str:
@@ -700,15 +718,12 @@ def do_close(ctx: Context, step: Step) -> None:
 
 # How long an abortive close waits for the peer to acknowledge the bytes sent before it.
 RESET_AFTER_SENT = 1.0
-TCP_CLOSE = 7              # tcpi_state of a connection that is over
 
 
 def _unacknowledged(sock: TcpConn) -> int:
     """Bytes (and a FIN) of the grader's connection its peer has not acknowledged yet
-    (0 once the connection is closed: the peer reset it, and will acknowledge nothing)."""
+    (0 once the connection is over: the peer reset it, and will acknowledge nothing)."""
     try:
-        if sock.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == TCP_CLOSE:
-            return 0
         return unsent(sock.sock)
     except OSError:
         return 0

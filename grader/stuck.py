@@ -817,10 +817,22 @@ def _dup_socket(pidfd: int, fd: int) -> socket.socket | None:
         return None
 
 
+TCP_CLOSE = 7              # tcpi_state of a connection that is over (reset, or closed)
+
+
 def unsent(s: socket.socket) -> int:
-    """Bytes (and a FIN) sent on TCP socket ``s`` and not yet acknowledged by its peer."""
+    """Bytes (and a FIN) sent on stream socket ``s`` and not yet acknowledged by its peer;
+    0 once its TCP connection is over (a reset): the kernel still counts them, but they
+    can no longer go anywhere."""
     buf = fcntl.ioctl(s.fileno(), SIOCOUTQ, b"\0\0\0\0")
-    return struct.unpack("i", buf)[0]
+    n = struct.unpack("i", buf)[0]
+    if n and s.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            if s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == TCP_CLOSE:
+                return 0
+        except OSError:
+            pass
+    return n
 
 
 def _poll_fd(pid: int, fd: int, *, want_out: bool = False, socket_only: bool = True

@@ -271,6 +271,67 @@ def test_an_end_of_stream_that_cannot_come_ends_the_wait_at_once(tmp_path, no_re
     assert t.duration < 1.5, t.duration         # not the step's 2 s
 
 
+# Reads the request and closes the connection without an answer, then serves on.
+CLOSES_UNANSWERED = """\
+    import socket, sys
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    while True:
+        c, _ = s.accept()
+        c.recv(100)
+        c.close()
+    """
+# The same, but on its way out: it exits 0.3 s after that close (a sleep: it can act).
+CLOSES_THEN_EXITS = CLOSES_UNANSWERED.replace(
+    "        c.close()", "        c.close(); time.sleep(0.3); sys.exit(3)").replace(
+    "import socket, sys", "import socket, sys, time")
+assert CLOSES_THEN_EXITS != CLOSES_UNANSWERED
+
+
+def test_a_failed_step_waits_for_no_exit_that_cannot_come(tmp_path, no_replays, monkeypatch):
+    """A failed step gives a program on its way out time to exit, so that the exit is
+    named (EXIT_EVIDENCE_WAIT); a program asleep in accept() is not on its way out."""
+    from grader import steps
+    monkeypatch.setattr(steps, "EXIT_EVIDENCE_WAIT", 5.0)
+    t = _grade(tmp_path, CLOSES_UNANSWERED)
+    assert t.status is TestStatus.FAILED
+    assert "the stream ended after 0 bytes" in t.feedback, t.feedback
+    assert "closed-early" in t.diagnoses, t.diagnoses
+    assert t.duration < 3.0, t.duration         # not the 5 s given to an exit
+
+
+def test_a_program_on_its_way_out_still_has_its_exit_named(tmp_path, no_replays, monkeypatch):
+    from grader import steps
+    monkeypatch.setattr(steps, "EXIT_EVIDENCE_WAIT", 5.0)
+    t = _grade(tmp_path, CLOSES_THEN_EXITS)
+    assert t.status is TestStatus.FAILED
+    assert "exited with status 3" in t.feedback, t.feedback
+    assert "closed-early" not in t.diagnoses, t.diagnoses
+
+
+def test_bytes_sent_into_a_reset_connection_are_not_in_flight():
+    """The kernel still counts what the grader sent into a connection its peer has reset
+    (SIOCOUTQ), but none of it can go anywhere: no wait may be kept for it."""
+    import socket
+    from grader import stuck as st
+    from grader.deadline import Deadline, poll_until
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        with socket.create_connection(srv.getsockname()) as cli:
+            conn, _ = srv.accept()
+            conn.close()                        # a FIN; bytes sent to it now get a reset
+            assert cli.recv(10) == b""
+            cli.send(b"hi\n")
+            assert poll_until(lambda: cli.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+                              == st.TCP_CLOSE, Deadline.after(5, "the reset"))
+            import fcntl
+            import struct
+            raw = struct.unpack("i", fcntl.ioctl(cli.fileno(), st.SIOCOUTQ, b"\0" * 4))[0]
+            assert raw == 3                     # what the kernel still counts ...
+            assert st.unsent(cli) == 0          # ... and what can still go
+
+
 def test_a_parent_in_waitpid_for_a_blocked_child_cannot_act(tmp_path, no_replays):
     t = _grade(tmp_path, CHILD_NEVER_ENDS)
     assert t.status is TestStatus.FAILED
