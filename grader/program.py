@@ -10,10 +10,14 @@ is one of three states, each with its evidence:
 * ``NOT_READY``  -- still running at the deadline, and what it listens on instead.
 
 A program that visibly serves the wrong port (no htons(), a fixed port) gets
-:data:`SETTLE_TIME` to correct itself.  A run launches the program once per
-test: once a launch has waited that out and the program still held exactly the
-same wrong sockets, later launches that show them again need not wait it out
-(the caller keeps that memory, a :class:`SettledWrong`, for one run).
+:data:`SETTLE_TIME` to correct itself, and more while one of its threads is
+running or waiting for a processor (a program between its bind() and its
+listen() on a loaded machine is still on its way); it is judged at once when
+the kernel shows it cannot act (asleep in accept() on the wrong port, in
+pause()).  A run launches the program once per test: once a launch has waited
+that out and the program still held exactly the same wrong sockets, later
+launches that show them again need not wait it out (the caller keeps that
+memory, a :class:`SettledWrong`, for one run).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import psutil
 
@@ -111,12 +115,15 @@ class Program:
             return s.kind == socket.SOCK_STREAM and s.listening and s.port == self.port
         return s.kind == socket.SOCK_DGRAM and s.port == self.port and not s.connected
 
-    def wait_ready(self, deadline: Deadline, settled: SettledWrong | None = None) -> Readiness:
+    def wait_ready(self, deadline: Deadline, settled: SettledWrong | None = None,
+                   cannot_act: Callable[[], bool] | None = None) -> Readiness:
         """Poll until the program serves its port, exits, or ``deadline`` passes.
 
         ``settled``: wrong sockets that an earlier launch of this program in the
         same run held for a whole :data:`SETTLE_TIME`; seeing them again is the
         verdict at once.  A new one is added when it outlasts the settle time.
+        ``cannot_act``: kernel evidence that the program can do nothing before the
+        grader does (:mod:`grader.stuck`): it ends the settle time at once.
         """
         assert self.proc
         settled = set() if settled is None else settled
@@ -137,7 +144,8 @@ class Program:
             # second socket, listen() after bind()), not the whole deadline.
             if settle is None and self._conclusive(last):
                 settle = deadline.sooner(0 if self._wrong(last) in settled else SETTLE_TIME)
-            if settle is not None and settle.expired:
+            if settle is not None and (cannot_act is not None and cannot_act()
+                                       or settle.expired and not self._running()):
                 wrong = self._wrong(last)
                 if wrong:
                     settled.add(wrong)
@@ -156,6 +164,11 @@ class Program:
             result.cpu = self.cpu_time()
         self.readiness = result
         return result
+
+    def _running(self) -> bool:
+        """A thread of the program is running or waiting for a processor (state R)."""
+        return any(netinfo.task_state(pid, tid) == "R" for pid in self._tree()
+                   for tid in _threads_of(pid) or [])
 
     def _wrong(self, socks: list[netinfo.SockInfo]) -> WrongSockets:
         return frozenset((s.kind, s.port, s.listening) for s in socks
@@ -210,8 +223,7 @@ class Program:
         seen: list[bool] = []
 
         def look() -> bool:
-            seen.append(any(netinfo.task_state(pid, tid) == "R" for pid in self._tree()
-                            for tid in _threads_of(pid) or []))
+            seen.append(self._running())
             return len(seen) >= looks
         poll_until(look, Deadline.after(0.2, "looks at the program's threads"), interval=0.004)
         return sum(seen) * 2 > len(seen)

@@ -61,7 +61,7 @@ from .program import Program, SettledWrong, render_argv
 from .relay import START_WAIT as RELAY_START_WAIT, Impairments, Relay
 from .shims import shim_path
 from .spec import Spec, TestSpec
-from .steps import Context, ReferenceFailed, StepFailed, run_step, uses_reference
+from .steps import Context, ReferenceFailed, StepFailed, cannot_act, run_step, uses_reference
 
 HOST = "127.0.0.1"
 SIOCGSKNS = 0x894C          # a socket's network namespace, as a new fd
@@ -391,7 +391,7 @@ class TestScope:
         _start(prog)
         if not hold:
             prog.wait_ready(self.stretch(self.deadline.sooner(self.spec.limits["ready"], "listening")),
-                            self.p.settled_wrong)
+                            self.p.settled_wrong, cannot_act(ctx))
         self.p.add_time("launch", t)
         self._launching += time.monotonic() - t
         return prog
@@ -406,7 +406,7 @@ class TestScope:
                             port=ctx.port, protocol=self.spec.protocol)
         _start(prog)
         r = prog.wait_ready(self.stretch(self.deadline.sooner(self.spec.limits["ready"], "listening")),
-                            self.p.settled_wrong)
+                            self.p.settled_wrong, cannot_act(self.ctx))
         prog.stop()
         if not r.ok:
             causes = prog.explain_not_ready(r, self.spec.limits["ready"])
@@ -548,7 +548,7 @@ def _launch_pair(scope: TestScope) -> None:
     _start(receiver)
     ctx.programs["receiver"] = ctx.program = receiver
     r = receiver.wait_ready(scope.stretch(scope.deadline.sooner(spec.limits["ready"], "the receiver")),
-                            scope.p.settled_wrong)
+                            scope.p.settled_wrong, cannot_act(ctx))
     if not r.ok:
         raise StepFailed(f"the receiver is not receiving on port {ctx.port}",
                          receiver.explain_not_ready(r, spec.limits["ready"]))

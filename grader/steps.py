@@ -135,15 +135,17 @@ def _within(d: Deadline) -> str:
 STUCK_CONFIRM = 0.02
 
 
-def _evidence(ctx: Context) -> Callable[[], bool] | None:
+def _evidence(ctx: Context, record: bool = True) -> Callable[[], bool] | None:
     """The early end of a wait on the program: True once the kernel shows that nothing
     the wait is for can come (every thread blocked for input the grader is not sending;
-    see :mod:`grader.stuck`).  The evidence is kept in ``ctx.stuck`` for the message.
+    see :mod:`grader.stuck`).  The evidence is kept in ``ctx.stuck`` for the message
+    (unless not ``record``: a wait that is not the failed step's own leaves it as it is).
 
     Not for the pair role (the grader's network may still deliver a delayed datagram)
     nor for the reference beside the program.
     """
-    ctx.stuck = None
+    if record:
+        ctx.stuck = None
     if ctx.relay is not None or ctx.is_shadow:
         return None
 
@@ -158,13 +160,22 @@ def _evidence(ctx: Context) -> Callable[[], bool] | None:
         key = sorted((b.pid, b.call, b.port) for b in blocked) if blocked is not None else None
         if key is None or key != seen.get("key"):
             seen.update(key=key, since=now)
-            ctx.stuck = None
+            if record:
+                ctx.stuck = None
             return False
         if now - seen["since"] < STUCK_CONFIRM:
             return False
-        ctx.stuck = blocked
+        if record:
+            ctx.stuck = blocked
         return True
     return cannot_come
+
+
+def cannot_act(ctx: Context) -> Callable[[], bool] | None:
+    """The same evidence for a wait that is not a step's (a launch's settle time): True
+    once no program of the test can act before the grader does.  ``ctx.stuck`` is left
+    as it is."""
+    return _evidence(ctx, record=False)
 
 
 # A check that a connection is still open reads what the program sent first.  A close
@@ -255,14 +266,10 @@ def _wait_exit_or_stuck(ctx: Context, prog: Program, d: Deadline) -> None:
     for input that is not coming: an exit needs a thread that runs), or ``d`` passes.
 
     The failure being explained keeps its own evidence: ``ctx.stuck`` is what ended the
-    step's wait, and stays so whatever this look finds."""
-    kept = ctx.stuck
-    cannot_exit = _evidence(ctx)
-    try:
-        poll_until(lambda: prog.exit_status() is not None
-                   or (cannot_exit is not None and cannot_exit()), d)
-    finally:
-        ctx.stuck = kept
+    step's wait, whatever this look finds."""
+    cannot_exit = cannot_act(ctx)
+    poll_until(lambda: prog.exit_status() is not None
+               or (cannot_exit is not None and cannot_exit()), d)
 
 
 def _name(args: Any) -> str:

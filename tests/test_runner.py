@@ -259,6 +259,47 @@ def test_a_wrong_port_waited_out_once_is_not_waited_out_again(tmp_path, monkeypa
     assert r.tests[1].duration < 1.0 and r.tests[2].duration < 1.0, [t.duration for t in r.tests]
 
 
+def test_a_program_still_on_its_way_to_listen_is_not_judged_by_the_settle_time(
+        spec, tmp_path, monkeypatch):
+    """Between its bind() and its listen() a program holds its port without listening; on
+    a loaded machine it may wait there for a processor longer than the settle time (a
+    batch once failed a correct launch so: "bind() without listen()").  While one of its
+    threads runs or waits to run, it is still on its way: here it computes for 0.4 s."""
+    from grader import program
+    monkeypatch.setattr(program, "SETTLE_TIME", 0.05)
+    t = only_test(grade(spec, submission(tmp_path, "server.py", """\
+        import socket, sys, time
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", int(sys.argv[1])))
+        end = time.monotonic() + 0.4
+        while time.monotonic() < end:
+            pass
+        s.listen()
+        c, _ = s.accept(); c.sendall(c.recv(10)); time.sleep(5)
+        """)))
+    assert t.status is TestStatus.PASSED, t.feedback
+
+
+@pytest.mark.alone       # a duration
+def test_a_wrong_port_asleep_in_accept_is_judged_at_once(tmp_path, monkeypatch):
+    """A program listening on the wrong port and asleep in accept() there cannot change
+    its mind before the grader acts: the kernel's evidence ends the settle time."""
+    from grader import program
+    monkeypatch.setattr(program, "SETTLE_TIME", 5.0)
+    path = tmp_path / "one.yaml"
+    path.write_text(SPEC.replace("ready: 1.0", "ready: 8.0"))
+    t = only_test(grade(load_spec(path), submission(tmp_path, "server.py", """\
+        import socket, sys
+        port = int(sys.argv[1])
+        s = socket.socket(); s.bind(("", ((port & 0xff) << 8) | (port >> 8))); s.listen()
+        while True:
+            s.accept()
+        """)))
+    assert t.status is TestStatus.FAILED
+    assert "two bytes swapped" in t.feedback, t.feedback
+    assert t.duration < 3.0, t.duration         # not the 5 s settle time
+
+
 def test_a_reference_file_the_spec_names_but_lacks_is_the_graders_error(tmp_path):
     """A missing reference client is the spec's (or the installation's) fault: ERR, not FAIL."""
     text = (SPECS / "tcp-echo.yaml").read_text().replace(
