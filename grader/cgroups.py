@@ -1,5 +1,4 @@
-"""Per-box cgroups (v1): a memory and a process-count cap for everything in a box, and
-its own share of the processor.
+"""Per-box cgroups (v1): a memory and a process-count cap for everything in a box.
 
 Theory of operation
 -------------------
@@ -35,10 +34,6 @@ from .deadline import Deadline, poll_until
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids")
-# Used where the host has it: a scheduling group per box, so the processor is shared
-# between boxes (and the grader) rather than between processes.  A submission whose
-# forked children spin (dozens of them) then slows itself, not the gradings beside it.
-OPTIONAL_CONTROLLERS = ("cpu",)
 PARENT_NAME = "socket-grader"
 HELPER_PROCESSES = 2              # the box helper: outer process and init
 HELPER_MEMORY = 32 << 20          # its Python (about 10 MB resident), with room
@@ -66,8 +61,7 @@ def _own_groups(proc_cgroup: str) -> dict[str, str]:
 
 
 def probe(root: Path = CGROUP_ROOT) -> CgroupSupport:
-    """Can this process create v1 memory and pids groups under its own (and cpu groups,
-    where that hierarchy is there too)?"""
+    """Can this process create v1 memory and pids groups under its own?"""
     if os.geteuid() != 0:
         return CgroupSupport(False, "not root: no cgroups (rlimits still apply)")
     try:
@@ -84,14 +78,7 @@ def probe(root: Path = CGROUP_ROOT) -> CgroupSupport:
         if not os.access(base, os.W_OK):
             return CgroupSupport(False, f"{base} is not writable (read-only cgroupfs in a container?)")
         bases.append((controller, base))
-    said = "cgroup v1 memory and pids"
-    for controller in OPTIONAL_CONTROLLERS:
-        mount = root / controller
-        base = mount / own.get(controller, "").lstrip("/")
-        if controller in own and (mount / "cgroup.procs").exists() and os.access(base, os.W_OK):
-            bases.append((controller, base))
-            said += f", and {controller}"
-    return CgroupSupport(True, said, tuple(bases))
+    return CgroupSupport(True, "cgroup v1 memory and pids", tuple(bases))
 
 
 def _write(path: Path, value: str) -> bool:

@@ -10,8 +10,7 @@ submission.  Three tiers implement it:
                       (:mod:`grader.boxhelper`).  Programs run as the box's own
                       host uid (``uid_base + slot``, no /etc/passwd entry),
                       see an allow-listed read-only file system plus their
-                      workdir, and share a cgroup v1 memory and pids cap
-                      (and a cpu group, where the host has one).
+                      workdir, and share a cgroup v1 memory and pids cap.
 ``sandboxed-userns``  the grader is not root but may create user namespaces:
                       the same box inside a user namespace; programs run in a
                       nested one as an ordinary uid; no cgroups.

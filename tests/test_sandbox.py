@@ -393,38 +393,6 @@ def test_process_and_memory_caps(boxes, workdir, tier_problems):
         assert hog.wait(Deadline.after(10)) != 0
 
 
-@pytest.mark.alone       # shares of a processor, measured
-@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups and per-box uids need root")
-def test_busy_programs_in_boxes_do_not_starve_the_grader(boxes, workdir, tier_problems):
-    """Programs in boxes weigh as one group against the grader, however many there are:
-    a class batch whose submissions spin (a recv() == 0 loop in forked children) must not
-    leave the grader that drives every test, and the busy machine's deadlines, without a
-    processor.  (Without the groups, each program's session weighs as much as the
-    grader's: eight busy programs take eight ninths.)"""
-    if tier_problems["root"]:
-        pytest.skip(tier_problems["root"])
-    if "cpu" not in dict(probe_cgroups().bases):
-        pytest.skip("no cgroup v1 cpu hierarchy here: boxes share the processor by process")
-    box = boxes("root")
-    box.prepare_workdir(workdir)
-    spin = "import os\nos.sched_setaffinity(0, {0})\nwhile True:\n    pass\n"
-    programs = [box.spawn(["python3", "-c", spin], cwd=workdir) for _ in range(8)]
-    grader_side = subprocess.Popen([sys.executable, "-c", spin])     # this grader's session
-    try:
-        assert poll_until(lambda: len(box.box_pids()) >= 8, Deadline.after(10, "the spinners"))
-        def cpu(pids) -> float:
-            return sum(psutil.Process(p).cpu_times().user for p in pids)
-        boxed, ours = cpu(box.box_pids()), cpu([grader_side.pid])
-        poll_until(lambda: False, Deadline.after(1.5, "the boxes and the grader to share processor 0"))
-        boxed, ours = cpu(box.box_pids()) - boxed, cpu([grader_side.pid]) - ours
-        assert ours > 0.5 * boxed, (ours, boxed)
-    finally:
-        grader_side.kill()
-        grader_side.wait()
-        for p in programs:
-            p.kill()
-
-
 def test_endless_printer_is_capped(tier, boxes, workdir):
     box = boxes(tier)
     box.prepare_workdir(workdir)
