@@ -421,6 +421,25 @@ def _closed_early(ctx: Context, grader_was: str = "sending") -> Diagnosis:
 
 # ------------------------------------------------------------------ expectations
 
+# How many bytes from the first difference on a failed expectation waits for (or for the
+# end of the stream, or evidence that no more can come): what diagnose.compare_bytes and
+# the feedback's "got from offset" line read.
+DIFF_CONTEXT = 16
+
+
+def first_difference(a: bytes, b: bytes) -> int:
+    """The first offset where ``a`` and ``b`` differ (their common prefix's length),
+    found by halving: each comparison is one memcmp, not a Python loop."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def do_expect(ctx: Context, step: Step) -> None:
     args = step.args if isinstance(step.args, dict) else {"text": step.args}
     sock = ctx.net.get(args.get("from"))
@@ -450,12 +469,23 @@ def do_expect(ctx: Context, step: Step) -> None:
     else:
         expected = bytes(sock.unexpected) if args.get("echo") else _payload(ctx, args)
         want_len = len(expected)
+    differs_at: list[int] = []
+
     def settled() -> bool:
         if len(sock.inbuf) >= want_len or sock.eof:
             return True
-        # Bytes that already differ from the expected ones will not become right.
+        # Bytes that already differ from the expected ones will not become right; the
+        # diagnosis reads DIFF_CONTEXT bytes from the first difference on (a number with
+        # its bytes reversed, what came instead), so those come first, whenever the
+        # difference showed: else the causes depend on how the bytes were read.
         n = len(sock.inbuf)
-        return expected is not None and n > 0 and sock.inbuf[:n] != expected[:n]
+        if expected is None or n == 0:
+            return False
+        if not differs_at:
+            if sock.inbuf[:n] == expected[:n]:
+                return False
+            differs_at.append(first_difference(bytes(sock.inbuf[:n]), expected[:n]))
+        return n >= min(want_len, differs_at[0] + DIFF_CONTEXT)
 
     ok = ctx.net.pump(d, settled, give_up=_evidence(ctx))
     got = bytes(sock.inbuf[:want_len])
@@ -480,17 +510,17 @@ def do_expect(ctx: Context, step: Step) -> None:
     else:
         causes = _program_gone(ctx) + causes
     diverged = expected is not None and got != expected[:len(got)]
-    if not ok and not sock.eof:
-        msg = f"{_waited(ctx, d, f'on {sock.name} for {what}')}; {len(got)} bytes came"
-        details = _stuck_detail(ctx) + details
-    elif diverged:
+    if diverged:
         # How many bytes came before the difference showed depends on timing: say
         # only what does not (where they differ), so feedback is the same every run.
-        at = next(i for i, (a, b) in enumerate(zip(expected, got)) if a != b)
+        at = first_difference(got, expected)
         msg = f"on {sock.name}: expected {what}, but the bytes that came differ from offset {at}"
         if len(expected) > SHOW_LIMIT:
             details = [f"expected from offset {at}: {show(expected[at:at + 16])}",
                        f"got from offset {at}:      {show(got[at:at + 16])}"]
+    elif not ok and not sock.eof:
+        msg = f"{_waited(ctx, d, f'on {sock.name} for {what}')}; {len(got)} bytes came"
+        details = _stuck_detail(ctx) + details
     elif sock.eof:
         msg = (f"on {sock.name}: expected {what}; the stream ended after "
                f"{plural(len(got), 'byte')}")

@@ -300,6 +300,44 @@ def test_a_wrong_port_asleep_in_accept_is_judged_at_once(tmp_path, monkeypatch):
     assert t.duration < 3.0, t.duration         # not the 5 s settle time
 
 
+LENGTH_SPEC = SPEC.replace('''- send: {to: a, text: "x"}
+      - expect: {from: a, echo: true}''', '''- send: {to: a, text: "GET\\n"}
+      - expect: {from: a, hex: "0000000000000003616263"}''')
+assert LENGTH_SPEC != SPEC
+
+
+def test_a_difference_is_diagnosed_from_the_same_bytes_however_they_came(tmp_path):
+    """A reply that differs from its first byte on (an 8-byte length in little-endian) is
+    read until the bytes the diagnosis needs have come, not only the first piece: a
+    program that sends the length in two halves is told "byte order" as one that sends it
+    whole.  (A repeat run named byte-order for c-little-endian in 19 rounds of 20.)"""
+    path = tmp_path / "length.yaml"
+    path.write_text(LENGTH_SPEC)
+    t = only_test(grade(load_spec(path), submission(tmp_path, "server.py", """\
+        import socket, sys, time
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", int(sys.argv[1]))); s.listen()
+        c, _ = s.accept()
+        c.recv(100)
+        head = (3).to_bytes(8, "little")
+        c.sendall(head[:4]); time.sleep(0.2); c.sendall(head[4:] + b"abc")
+        time.sleep(30)
+        """)))
+    assert t.status is TestStatus.FAILED
+    assert "byte-order" in t.diagnoses, t.feedback
+    assert "differ from offset 0" in t.feedback, t.feedback
+
+
+def test_first_difference():
+    from grader.steps import first_difference
+    assert first_difference(b"abcdef", b"abcxef") == 3
+    assert first_difference(b"x", b"y") == 0
+    assert first_difference(b"abc", b"abcdef") == 3        # one is a prefix of the other
+    assert first_difference(b"", b"abc") == 0
+    big = bytes(range(256)) * 4096
+    assert first_difference(big, big[:700000] + b"?" + big[700001:]) == 700000
+
+
 def test_a_reference_file_the_spec_names_but_lacks_is_the_graders_error(tmp_path):
     """A missing reference client is the spec's (or the installation's) fault: ERR, not FAIL."""
     text = (SPECS / "tcp-echo.yaml").read_text().replace(
