@@ -13,8 +13,8 @@ A program that visibly serves the wrong port (no htons(), a fixed port) gets
 :data:`SETTLE_TIME` to correct itself, and more while one of its threads is
 running or waiting for a processor (a program between its bind() and its
 listen() on a loaded machine is still on its way); it is judged at once when
-the kernel shows it cannot act (asleep in accept() on the wrong port, in
-pause()).  A run launches the program once per test: once a launch has waited
+the kernel shows it cannot act (asleep in accept() on the wrong port).  A
+run launches the program once per test: once a launch has waited
 that out and the program still held exactly the same wrong sockets, later
 launches that show them again need not wait it out (the caller keeps that
 memory, a :class:`SettledWrong`, for one run).
@@ -158,7 +158,13 @@ class Program:
             return None
 
         began = time.monotonic()
-        result = poll_until(check, deadline) or Readiness(NOT_READY, last)
+        result = poll_until(check, deadline)
+        if result is None:
+            # Still on the wrong sockets when the deadline passed (busy all along): they
+            # have outlasted the settle time too.
+            if settle is not None and self._wrong(last):
+                settled.add(self._wrong(last))
+            result = Readiness(NOT_READY, last)
         if result.state == NOT_READY:
             result.lasted, result.moved = time.monotonic() - began, deadline.moved
             result.cpu = self.cpu_time()

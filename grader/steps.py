@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from . import diagnose, netinfo
-from .conns import Net, TcpConn, UdpSock
+from .conns import GIVE_UP_TICK, Net, TcpConn, UdpSock
 from .deadline import Deadline, poll_until
 from .diagnose import Diagnosis
 from .payload import PAYLOAD_KEYS, SHOW_LIMIT, make_payload, plural, show, uses_randomness
@@ -423,8 +423,11 @@ def _closed_early(ctx: Context, grader_was: str = "sending") -> Diagnosis:
 
 # How many bytes from the first difference on a failed expectation waits for (or for the
 # end of the stream, or evidence that no more can come): what diagnose.compare_bytes and
-# the feedback's "got from offset" line read.
+# the feedback's "got from offset" line read.  At most DIFF_WAIT (moved on while the
+# program waits for a processor): a program in a timed wait (Python's socketserver polls
+# every 0.5 s) gives no evidence, and the step has failed already.
 DIFF_CONTEXT = 16
+DIFF_WAIT = 0.5
 
 
 def first_difference(a: bytes, b: bytes) -> int:
@@ -470,6 +473,7 @@ def do_expect(ctx: Context, step: Step) -> None:
         expected = bytes(sock.unexpected) if args.get("echo") else _payload(ctx, args)
         want_len = len(expected)
     differs_at: list[int] = []
+    rest: list[Deadline] = []       # the wait for DIFF_CONTEXT, from the difference on
 
     def settled() -> bool:
         if len(sock.inbuf) >= want_len or sock.eof:
@@ -485,9 +489,10 @@ def do_expect(ctx: Context, step: Step) -> None:
             if sock.inbuf[:n] == expected[:n]:
                 return False
             differs_at.append(first_difference(bytes(sock.inbuf[:n]), expected[:n]))
-        return n >= min(want_len, differs_at[0] + DIFF_CONTEXT)
+            rest.append(ctx.world.stretch(d.sooner(DIFF_WAIT)))
+        return n >= min(want_len, differs_at[0] + DIFF_CONTEXT) or rest[0].expired
 
-    ok = ctx.net.pump(d, settled, give_up=_evidence(ctx))
+    ok = ctx.net.pump(d, settled, tick=GIVE_UP_TICK, give_up=_evidence(ctx))
     got = bytes(sock.inbuf[:want_len])
     if args.get("echo"):
         sock.unexpected = b""

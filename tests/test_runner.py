@@ -328,6 +328,30 @@ def test_a_difference_is_diagnosed_from_the_same_bytes_however_they_came(tmp_pat
     assert "differ from offset 0" in t.feedback, t.feedback
 
 
+@pytest.mark.alone       # a duration
+def test_a_difference_waits_a_moment_for_its_context_not_the_step(tmp_path, monkeypatch):
+    """A program in a timed wait gives no evidence that no more bytes can come; the wait
+    for the diagnosis's bytes after a difference is then DIFF_WAIT (0.5 s), not the
+    step's 2 s: the step has failed already."""
+    from grader import evidence
+    monkeypatch.setattr(evidence, "MODE", "off")      # the wait is timed, not the replay
+    path = tmp_path / "length.yaml"
+    path.write_text(LENGTH_SPEC)
+    t = only_test(grade(load_spec(path), submission(tmp_path, "server.py", """\
+        import select, socket, sys
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", int(sys.argv[1]))); s.listen()
+        c, _ = s.accept()
+        c.recv(100)
+        c.sendall((3).to_bytes(8, "little")[:4])
+        while True:
+            select.select([s], [], [], 0.2)
+        """)))
+    assert t.status is TestStatus.FAILED
+    assert "differ from offset 0" in t.feedback, t.feedback
+    assert t.duration < 1.5, t.duration         # not the step's 2 s
+
+
 def test_first_difference():
     from grader.steps import first_difference
     assert first_difference(b"abcdef", b"abcxef") == 3
