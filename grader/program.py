@@ -129,9 +129,10 @@ class Program:
         settled = set() if settled is None else settled
         last: list[netinfo.SockInfo] = []
         settle: Deadline | None = None
+        quiet = 0                      # looks in a row past the settle time, nothing running
 
         def check() -> Readiness | None:
-            nonlocal last, settle
+            nonlocal last, settle, quiet
             status = self.proc.poll()
             if status is not None:
                 return Readiness(EXITED, last, status)
@@ -144,8 +145,11 @@ class Program:
             # second socket, listen() after bind()), not the whole deadline.
             if settle is None and self._conclusive(last):
                 settle = deadline.sooner(0 if self._wrong(last) in settled else SETTLE_TIME)
-            if settle is not None and (cannot_act is not None and cannot_act()
-                                       or settle.expired and not self._running()):
+            if settle is not None and settle.expired:
+                # Not while a thread is on a processor or waiting for one, or in a disk
+                # wait (a page of the interpreter read back in); seen twice in a row.
+                quiet = 0 if self._running(("R", "D")) else quiet + 1
+            if settle is not None and (cannot_act is not None and cannot_act() or quiet >= 2):
                 wrong = self._wrong(last)
                 if wrong:
                     settled.add(wrong)
@@ -171,9 +175,10 @@ class Program:
         self.readiness = result
         return result
 
-    def _running(self) -> bool:
-        """A thread of the program is running or waiting for a processor (state R)."""
-        return any(netinfo.task_state(pid, tid) == "R" for pid in self._tree()
+    def _running(self, states: tuple[str, ...] = ("R",)) -> bool:
+        """A thread of the program is running or waiting for a processor (state R; or in
+        another of ``states``)."""
+        return any(netinfo.task_state(pid, tid) in states for pid in self._tree()
                    for tid in _threads_of(pid) or [])
 
     def _wrong(self, socks: list[netinfo.SockInfo]) -> WrongSockets:

@@ -259,15 +259,18 @@ def test_a_wrong_port_waited_out_once_is_not_waited_out_again(tmp_path, monkeypa
     assert r.tests[1].duration < 1.0 and r.tests[2].duration < 1.0, [t.duration for t in r.tests]
 
 
+@pytest.mark.alone       # a program that computes: not beside the parallel suite's load
 def test_a_program_still_on_its_way_to_listen_is_not_judged_by_the_settle_time(
-        spec, tmp_path, monkeypatch):
+        tmp_path, monkeypatch):
     """Between its bind() and its listen() a program holds its port without listening; on
     a loaded machine it may wait there for a processor longer than the settle time (a
     batch once failed a correct launch so: "bind() without listen()").  While one of its
     threads runs or waits to run, it is still on its way: here it computes for 0.4 s."""
     from grader import program
     monkeypatch.setattr(program, "SETTLE_TIME", 0.05)
-    t = only_test(grade(spec, submission(tmp_path, "server.py", """\
+    path = tmp_path / "slow.yaml"             # (ready: 1 s is the spec's; a busy suite
+    path.write_text(SPEC.replace("ready: 1.0", "ready: 5.0"))   # may take that to start Python)
+    t = only_test(grade(load_spec(path), submission(tmp_path, "server.py", """\
         import socket, sys, time
         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("", int(sys.argv[1])))
