@@ -11,8 +11,9 @@ is one of three states, each with its evidence:
 
 A program that visibly serves the wrong port (no htons(), a fixed port) gets
 :data:`SETTLE_TIME` to correct itself, and more while one of its threads is
-running or waiting for a processor (a program between its bind() and its
-listen() on a loaded machine is still on its way); it is judged at once when
+running, waiting for a processor or in a disk wait (a program between its
+bind() and its listen() on a loaded machine is still on its way); it is
+judged at once when
 the kernel shows it cannot act (asleep in accept() on the wrong port).  A
 run launches the program once per test: once a launch has waited
 that out and the program still held exactly the same wrong sockets, later
