@@ -472,10 +472,11 @@ def do_expect(ctx: Context, step: Step) -> None:
     else:
         expected = bytes(sock.unexpected) if args.get("echo") else _payload(ctx, args)
         want_len = len(expected)
-    differs_at: list[int] = []
-    rest: list[Deadline] = []       # the wait for DIFF_CONTEXT, from the difference on
+    differs_at: int | None = None
+    rest: Deadline | None = None    # the wait for DIFF_CONTEXT, from the difference on
 
     def settled() -> bool:
+        nonlocal differs_at, rest
         if len(sock.inbuf) >= want_len or sock.eof:
             return True
         # Bytes that already differ from the expected ones will not become right; the
@@ -485,12 +486,12 @@ def do_expect(ctx: Context, step: Step) -> None:
         n = len(sock.inbuf)
         if expected is None or n == 0:
             return False
-        if not differs_at:
+        if differs_at is None or rest is None:
             if sock.inbuf[:n] == expected[:n]:
                 return False
-            differs_at.append(first_difference(bytes(sock.inbuf[:n]), expected[:n]))
-            rest.append(ctx.world.stretch(d.sooner(DIFF_WAIT)))
-        return n >= min(want_len, differs_at[0] + DIFF_CONTEXT) or rest[0].expired
+            differs_at = first_difference(bytes(sock.inbuf[:n]), expected[:n])
+            rest = ctx.world.stretch(d.sooner(DIFF_WAIT))
+        return n >= min(want_len, differs_at + DIFF_CONTEXT) or rest.expired
 
     ok = ctx.net.pump(d, settled, tick=GIVE_UP_TICK, give_up=_evidence(ctx))
     got = bytes(sock.inbuf[:want_len])

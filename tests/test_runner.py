@@ -307,6 +307,21 @@ LENGTH_SPEC = SPEC.replace('''- send: {to: a, text: "x"}
       - expect: {from: a, echo: true}''', '''- send: {to: a, text: "GET\\n"}
       - expect: {from: a, hex: "0000000000000003616263"}''')
 assert LENGTH_SPEC != SPEC
+# Serves one client: reads its request, then runs the rest (its reply) of a test's code.
+ONE_REQUEST = """\
+    import select, socket, sys, time
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    c, _ = s.accept()
+    c.recv(100)
+    """
+
+
+def _length_test(tmp_path: Path, reply: str):
+    path = tmp_path / "length.yaml"
+    path.write_text(LENGTH_SPEC)
+    code = textwrap.dedent(ONE_REQUEST) + textwrap.dedent(reply)
+    return only_test(grade(load_spec(path), submission(tmp_path, "server.py", code)))
 
 
 def test_a_difference_is_diagnosed_from_the_same_bytes_however_they_came(tmp_path):
@@ -314,18 +329,11 @@ def test_a_difference_is_diagnosed_from_the_same_bytes_however_they_came(tmp_pat
     read until the bytes the diagnosis needs have come, not only the first piece: a
     program that sends the length in two halves is told "byte order" as one that sends it
     whole.  (A repeat run named byte-order for c-little-endian in 19 rounds of 20.)"""
-    path = tmp_path / "length.yaml"
-    path.write_text(LENGTH_SPEC)
-    t = only_test(grade(load_spec(path), submission(tmp_path, "server.py", """\
-        import socket, sys, time
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("", int(sys.argv[1]))); s.listen()
-        c, _ = s.accept()
-        c.recv(100)
+    t = _length_test(tmp_path, """\
         head = (3).to_bytes(8, "little")
         c.sendall(head[:4]); time.sleep(0.2); c.sendall(head[4:] + b"abc")
         time.sleep(30)
-        """)))
+        """)
     assert t.status is TestStatus.FAILED
     assert "byte-order" in t.diagnoses, t.feedback
     assert "differ from offset 0" in t.feedback, t.feedback
@@ -338,18 +346,11 @@ def test_a_difference_waits_a_moment_for_its_context_not_the_step(tmp_path, monk
     step's 2 s: the step has failed already."""
     from grader import evidence
     monkeypatch.setattr(evidence, "MODE", "off")      # the wait is timed, not the replay
-    path = tmp_path / "length.yaml"
-    path.write_text(LENGTH_SPEC)
-    t = only_test(grade(load_spec(path), submission(tmp_path, "server.py", """\
-        import select, socket, sys
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("", int(sys.argv[1]))); s.listen()
-        c, _ = s.accept()
-        c.recv(100)
+    t = _length_test(tmp_path, """\
         c.sendall((3).to_bytes(8, "little")[:4])
         while True:
             select.select([s], [], [], 0.2)
-        """)))
+        """)
     assert t.status is TestStatus.FAILED
     assert "differ from offset 0" in t.feedback, t.feedback
     assert t.duration < 1.5, t.duration         # not the step's 2 s
