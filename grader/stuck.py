@@ -17,6 +17,12 @@ is asleep in a call that only input can end, and no such input is there:
 * ``waitpid``/``wait4``/``waitid`` without WNOHANG: a process waiting for a
   child to end (a SIGCHLD handler that blocks); its children are the
   programs' processes too, all blocked for good;
+* ``pause``/``rt_sigsuspend``: a process waiting for a signal (``for (;;)
+  pause();`` after the threads are started), when the kernel will send it
+  none by itself: no POSIX timer, no fd in signal-driven mode (O_ASYNC), and
+  no alarm()/setitimer() timer on the machine (/proc/timer_list) that fires
+  before the caller stops waiting; any other signal only the programs (all
+  blocked) or the grader (the caller's stimulus) could send;
 * ``poll``/``ppoll``/``select``/``pselect6`` with no timeout, on TCP sockets
   none of which is ready for what is asked (the fd set is read from the
   program's memory), or ``epoll_wait`` with no timeout on an epoll fd that is
@@ -56,10 +62,11 @@ A thread that keeps running is judged by a short look at its calls when the
 caller asks (:mod:`grader.spin`): one that only calls recv() and gets 0 on a
 connection at end of stream can never act either.
 
-Not seen: a timer armed with alarm()/setitimer() whose signal would end a
-blocking call (the kernel shows POSIX timers, not these); a program that used
-one to end a wait of a few seconds would be judged stuck too early.  Socket
-servers do not do that.
+Not seen, except by a thread in pause(): a timer armed with alarm()/setitimer()
+whose signal would end another blocking call (the kernel shows POSIX timers
+per process, not these; /proc/timer_list shows them, root only, with no owner);
+a program that used one to end an accept() of a few seconds would be judged
+stuck too early.  Socket servers do not do that.
 
 The caller must make sure the grader itself is not about to give input (no
 stimulus pending) and name where its own unsent bytes go.  :func:`stuck` is cheap (a few
@@ -89,10 +96,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 BLOCKING: dict[str, dict[int, str]] = {
     "x86_64": {0: "read", 43: "accept", 288: "accept4", 45: "recvfrom", 47: "recvmsg",
                7: "poll", 271: "ppoll", 23: "select", 270: "pselect6",
-               232: "epoll_wait", 281: "epoll_pwait", 202: "futex", 61: "waitpid", 247: "waitid"},
+               232: "epoll_wait", 281: "epoll_pwait", 202: "futex", 61: "waitpid", 247: "waitid",
+               34: "pause", 130: "sigsuspend"},
     "aarch64": {63: "read", 202: "accept", 242: "accept4", 207: "recvfrom", 212: "recvmsg",
                 73: "ppoll", 72: "pselect6", 22: "epoll_pwait", 98: "futex", 260: "waitpid",
-                95: "waitid"},
+                95: "waitid", 133: "sigsuspend"},
 }
 WNOHANG = 1
 # futex operations that wait (the command, without the private and clock flags).
@@ -134,6 +142,9 @@ class Blocked:
             return "a thread waiting for another thread (a queue, a lock, a join) with no time limit"
         if self.call == "futex() timed":
             return "a thread asleep until after the test's time limit (a timed wait)"
+        if self.call in ("pause()", "sigsuspend()"):
+            return (f"{self.call} waiting for a signal that nothing will send (no timer, no "
+                    "signal-driven input)")
         if self.call == "waitpid()":
             return "waitpid() for a child process that is itself blocked"
         if self.call == "ended":
@@ -260,11 +271,10 @@ class Evidence(list):
 
 # Other calls a thread may be seen in, named only to say what it was doing (never evidence).
 NAMED: dict[str, dict[int, str]] = {
-    "x86_64": {35: "nanosleep", 230: "clock_nanosleep",
-               34: "pause", 130: "sigsuspend", 1: "write", 44: "sendto", 46: "sendmsg",
+    "x86_64": {35: "nanosleep", 230: "clock_nanosleep", 1: "write", 44: "sendto", 46: "sendmsg",
                42: "connect", 56: "clone", 57: "fork", 435: "clone3"},
     "aarch64": {101: "nanosleep", 115: "clock_nanosleep",
-                133: "sigsuspend", 64: "write", 206: "sendto", 211: "sendmsg", 203: "connect",
+                64: "write", 206: "sendto", 211: "sendmsg", 203: "connect",
                 220: "clone", 435: "clone3"},
 }.get(platform.machine(), {})
 _STATES = {"R": "running or waiting for a processor", "D": "in a disk wait", "T": "stopped",
@@ -430,6 +440,14 @@ def _blocked(pid: int, tid: int, horizon: float | None = None) -> Blocked | None
         options = args[2] if call == "waitpid" else args[3]
         return None if options & WNOHANG else Blocked(pid, "waitpid()", False, 0,
                                                       reads=frozenset(), writes=frozenset())
+    if call in ("pause", "sigsuspend"):
+        # Asleep until a signal comes.  Only the programs' own processes could send one
+        # (stuck() counts this only when every one of them is blocked for good; a child's
+        # exit is one of them), unless the kernel sends it by itself: a timer (alarm(),
+        # setitimer(), timer_create()) or signal-driven input (O_ASYNC: SIGIO).
+        if not _no_signal_of_its_own(pid, horizon):
+            return None
+        return Blocked(pid, f"{call}()", False, 0, reads=frozenset(), writes=frozenset())
     if call in MULTIPLEXERS:
         return MULTIPLEXERS[call](pid, args)
     info = _poll_fd(pid, args[0])
@@ -484,6 +502,39 @@ def _waits_on(pid: int, call: str, wanted: list[tuple[int, bool, bool]]) -> Bloc
             writes.add(key)
     return Blocked(pid, f"{call}()", False, 0, datagram=datagram, reads=frozenset(reads),
                    writes=frozenset(writes))
+
+
+O_ASYNC = 0o20000
+TIMER_LIST = "/proc/timer_list"
+# An armed alarm()/setitimer(ITIMER_REAL) timer, and when it fires (ns from the read).
+_REAL_TIMER = re.compile(r", it_real_fn, S:\w+\n # expires at \d+-\d+ nsecs \[in (-?\d+) to ")
+
+
+def _no_signal_of_its_own(pid: int, horizon: float | None) -> bool:
+    """No signal can reach process ``pid`` unless a process sends it: it has no POSIX
+    timer, no fd in signal-driven mode (O_ASYNC), and no alarm()/setitimer() timer fires
+    before ``horizon`` (``time.monotonic``).  Those timers are not shown per process:
+    every one armed on the machine is read from /proc/timer_list (root only), so
+    another program's alarm only keeps this one's deadline."""
+    try:
+        with open(f"/proc/{pid}/timers") as f:
+            if f.read().strip():
+                return False
+        for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                flags = next((line.split()[1] for line in f if line.startswith("flags:")), None)
+            if flags is None or int(flags, 8) & O_ASYNC:
+                return False
+        with open(TIMER_LIST) as f:
+            timers = f.read()
+    except (OSError, ValueError, IndexError):
+        return False
+    fires = [int(m.group(1)) / 1e9 for m in _REAL_TIMER.finditer(timers)]
+    if len(fires) != timers.count("it_real_fn"):
+        return False                    # a format this reading does not know
+    now = time.monotonic()
+    return not fires or horizon is not None and \
+        all(now + f >= horizon + CLOCK_SLACK for f in fires)
 
 
 # How far a thread's own clock reading (the scheduler's) may be off time.monotonic().

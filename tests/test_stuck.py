@@ -332,6 +332,88 @@ def test_bytes_sent_into_a_reset_connection_are_not_in_flight():
             assert st.unsent(cli) == 0          # ... and what can still go
 
 
+# Threads serve; the main thread waits in pause() for a signal nothing sends.  The
+# serving thread echoes and keeps the connection: the end of the stream cannot come.
+PAUSES = """\
+    import signal, socket, sys, threading
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    kept = []
+    def serve():
+        while True:
+            c, _ = s.accept()
+            c.sendall(c.recv(100))
+            kept.append(c)
+    threading.Thread(target=serve, daemon=True).start()
+    while True:
+        signal.pause()
+    """
+# Answers once alarm(1) has ended its pause(): a timer the kernel fires by itself.
+ALARM_THEN_ANSWERS = """\
+    import signal, socket, sys
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", int(sys.argv[1]))); s.listen()
+    signal.signal(signal.SIGALRM, lambda *_: None)
+    while True:
+        c, _ = s.accept()
+        data = c.recv(100)
+        signal.alarm(1)
+        signal.pause()
+        c.sendall(data); c.close()
+    """
+
+
+def test_a_thread_in_pause_that_nothing_will_signal_cannot_act(tmp_path, no_replays):
+    t = _grade(tmp_path, PAUSES)
+    assert t.status is TestStatus.FAILED
+    assert "nothing can come any more" in t.feedback, t.feedback
+    assert "pause() waiting for a signal that nothing will send" in t.feedback
+    assert "no-close" in t.diagnoses
+    assert t.duration < 1.5, t.duration         # not the step's 2 s
+
+
+def test_a_pause_that_an_alarm_ends_within_the_deadline_still_passes(tmp_path):
+    t = _grade(tmp_path, ALARM_THEN_ANSWERS)
+    assert t.status is TestStatus.PASSED, t.feedback
+    assert t.duration > 0.9            # the wait was not cut short
+
+
+@pytest.mark.parametrize("setup, horizon, blocked", [
+    ("", 5, True),
+    ("signal.setitimer(signal.ITIMER_REAL, 100)", 5, True),    # fires after the wait
+    ("signal.setitimer(signal.ITIMER_REAL, 100)", None, False),
+    ("signal.setitimer(signal.ITIMER_REAL, 1)", 5, False),     # fires within it
+    ("a = socket.socket(); fcntl.fcntl(a, fcntl.F_SETOWN, os.getpid()); "
+     "fcntl.fcntl(a, fcntl.F_SETFL, os.O_ASYNC)", 5, False),   # SIGIO on input
+], ids=["nothing", "alarm-after", "alarm-no-horizon", "alarm-within", "o-async"])
+def test_what_can_signal_a_process_in_pause(setup, horizon, blocked):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from grader import stuck
+    if not os.access(stuck.TIMER_LIST, os.R_OK):
+        pytest.skip("/proc/timer_list is readable by root only")
+    code = ("import fcntl, os, signal, socket\n"
+            "signal.signal(signal.SIGALRM, lambda *_: None)\n"
+            f"{setup}\nprint(flush=True)\nsignal.pause()\n")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        child.stdout.readline()
+        end = time.monotonic() + 10
+        while time.monotonic() < end and stuck.CALLS.get(
+                int(open(f"/proc/{child.pid}/syscall").read().split()[0])) not in ("pause", "sigsuspend"):
+            time.sleep(0.01)
+        b = stuck._blocked(child.pid, child.pid, None if horizon is None else time.monotonic() + horizon)
+        assert (b is not None) is blocked, b
+        if blocked:
+            assert b.call == "pause()" and "waiting for a signal" in b.words()
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_a_parent_in_waitpid_for_a_blocked_child_cannot_act(tmp_path, no_replays):
     t = _grade(tmp_path, CHILD_NEVER_ENDS)
     assert t.status is TestStatus.FAILED
