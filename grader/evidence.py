@@ -34,6 +34,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import threading
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -829,6 +830,62 @@ def _same_verdict(a, b) -> bool:
     return not b.error and b.failure is not None and a.failure is not None
 
 
+def _replay(prepared, test, seed: int, total, out) -> tuple[list | None, Any, str, Any]:
+    """The failed test run again under trace: its calls, its scope and '', or None, None and
+    why they are not evidence; and the replay's own outcome (None if it could not run)."""
+    from .scope import TestScope
+    try:
+        with TestScope(prepared, test, seed, total, trace=True,
+                       wait_cap=REPLAY_WAIT, replay_of=out.failure) as replay:
+            again = replay.run()
+    except Exception as e:        # evidence is a bonus: never fail the test over it
+        return None, None, f"the replay under trace failed: {e}", None
+    if not _same_verdict(out, again):
+        return None, None, ("replayed under trace, the test "
+                            + ("passed" if again.failure is None and not again.error
+                               else "could not be run")
+                            + ", so its calls are not used as evidence"), again
+    return _traces_of(replay), replay, "", again
+
+
+class _Shared:
+    """One replay several tests wait for (the first to ask runs it)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.result: tuple | None = None
+
+
+_SHARING = threading.Lock()
+
+
+def _replay_start(prepared, test, seed: int, total, out) -> tuple[list | None, Any, str]:
+    """The replay of a server that never became ready, shared by every test of the
+    submission that failed the same way before its first step and starts the program the
+    same way (the same shims, no files of its own, the same limits): such a replay ends
+    where the start did, with the same calls whichever test runs it.  A program that never
+    listens fails all of a spec's tests there; one replay instead of one per test.
+
+    A test whose shared replay did not fail as it did (it became ready, or failed
+    otherwise) is replayed on its own, as any other failed test."""
+    from .steps import uses_reference
+    f = out.failure
+    if test.files:
+        return _replay(prepared, test, seed, total, out)[:3]
+    key = (tuple(test.shims), tuple(sorted(test.network.items())), uses_reference(test.steps),
+           test.timeout, f.message)
+    with _SHARING:
+        shared = prepared.shared_replays.setdefault(key, _Shared())
+    with shared.lock:
+        if shared.result is None:
+            shared.result = _replay(prepared, test, seed, total, out)
+        traces, scope, note, again = shared.result
+    if again is None or (again.failure is not None and again.failure.at_start
+                         and again.failure.message == f.message):
+        return traces, scope, note
+    return _replay(prepared, test, seed, total, out)[:3]
+
+
 def explain(prepared, test, seed: int, total, out, scope=None):
     """Evidence for a failed test: its replay under trace (or the run's own calls, when
     ``scope`` traced it), turned into causes on ``out.failure``.  Returns ``out``."""
@@ -853,22 +910,8 @@ def explain(prepared, test, seed: int, total, out, scope=None):
         elif total.expired:
             f.evidence_note = "no time was left to replay the test under trace"
         else:
-            from .scope import TestScope
-            try:
-                with TestScope(prepared, test, seed, total, trace=True,
-                               wait_cap=REPLAY_WAIT, replay_of=f) as replay:
-                    again = replay.run()
-            except Exception as e:        # evidence is a bonus: never fail the test over it
-                f.evidence_note = f"the replay under trace failed: {e}"
-            else:
-                if _same_verdict(out, again):
-                    traces = _traces_of(replay)
-                    scope = replay
-                else:
-                    f.evidence_note = ("replayed under trace, the test "
-                                       + ("passed" if again.failure is None and not again.error
-                                          else "could not be run")
-                                       + ", so its calls are not used as evidence")
+            traces, scope, f.evidence_note = _replay_start(prepared, test, seed, total, out) \
+                if f.at_start else _replay(prepared, test, seed, total, out)[:3]
     if traces is not None and getattr(scope, "traces_cut", 0):
         # Its last calls are missing: a rule that reads "it never called recv() again"
         # from a trace cut short would name a wrong cause.

@@ -82,6 +82,9 @@ class Prepared:
     run_sender: Sequence[str] | None      # pair role: the sender's
     reference: Path                       # {reference} in argv templates
     settled_wrong: SettledWrong = field(default_factory=set)   # see program.py
+    # Replays under trace that tests share: the start of a server that never became ready
+    # (grader.evidence._replay_start); every lane's copy holds the same dict.
+    shared_replays: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     _refdir: Workdir | None = None        # a copy of reference/ the box can see, made on first use
 
@@ -330,8 +333,11 @@ class TestScope:
         out.used_randomness = ctx.used_randomness
         prog = ctx.program
         if prog is not None and prog.proc is not None:
-            out.stdout_tail = prog.proc.stdout.tail()
-            out.stderr_tail = prog.proc.stderr.tail()
+            # A path in the work dir (a Python traceback's) as the student knows it: the
+            # copy's own folder differs from run to run.
+            work = f"{self.p.workdir.path}{os.sep}"
+            out.stdout_tail = prog.proc.stdout.tail().replace(work, "")
+            out.stderr_tail = prog.proc.stderr.tail().replace(work, "")
         return out
 
     def _extra_evidence(self) -> list[tuple[str, str]]:
@@ -508,8 +514,10 @@ def _launch_server(scope: TestScope) -> None:
     ctx.program = scope.launch(None)
     r = ctx.program.readiness
     if r is not None and not r.ok:
-        raise StepFailed(f"the server did not start listening on port {ctx.port}",
-                         ctx.program.explain_not_ready(r, scope.spec.limits["ready"]))
+        failed = StepFailed(f"the server did not start listening on port {ctx.port}",
+                            ctx.program.explain_not_ready(r, scope.spec.limits["ready"]))
+        failed.at_start = True
+        raise failed
 
 
 def _launch_client(scope: TestScope) -> None:

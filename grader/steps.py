@@ -41,6 +41,7 @@ class StepFailed(Exception):
         self.details = details or []
         self.stuck: list | None = None     # set by the scope: the evidence that ended the wait
         self.test_step: Any = None         # set by the scope: the test's step it failed in
+        self.at_start = False              # the server never became ready (no step ran)
 
 
 class World(Protocol):

@@ -465,3 +465,31 @@ def test_a_traced_program_can_be_judged_stuck():
             assert blocked and {b.call for b in blocked} == {"accept()"}, blocked
     finally:
         run.close()
+
+
+@pytest.mark.skipif(not trace.available(), reason="strace is not installed")
+def test_tests_that_fail_at_the_start_share_one_replay(monkeypatch):
+    """A server that never listens on its port fails every test before the first step,
+    the same way: one replay of its start serves them all (the same shims, no files of
+    their own), and each of them gets the causes from its calls."""
+    replays = []
+    real = scopes.TestScope.__init__
+
+    def counting(self, prepared, test, *args, **kwargs):
+        if kwargs.get("trace"):
+            replays.append(test.name)
+        real(self, prepared, test, *args, **kwargs)
+    monkeypatch.setattr(scopes.TestScope, "__init__", counting)
+    spec = load_spec(SPECS / "tcp-echo.yaml")
+    r = engine.grade(spec, SUBMISSIONS / "tcp-echo" / "c-no-htons")
+    failed = [t for t in r.tests if t.status.value == "failed"]
+    assert len(failed) == len(spec.tests)
+    if failed[0].failure.evidence_note:
+        pytest.skip(failed[0].failure.evidence_note)     # this machine cannot trace
+    at_start = [t for t in failed if t.failure.step is None]
+    assert len(at_start) >= 15, [t.name for t in failed]
+    assert all(t.failure.evidence == "calls" and "htons" in t.diagnoses for t in at_start), \
+        [(t.name, t.diagnoses) for t in at_start]
+    # The start tests: one replay each for plain, partial-writes (a shim) and the reference
+    # interop test (files of its own); port-in-use fails at its own launch step.
+    assert len(replays) <= 4, replays
