@@ -784,7 +784,12 @@ def test_what_a_program_is_doing_in_words():
      "accept queue, and no thread accepts"),
     # Go: every goroutine parked (the runtime idle), the message read once and the rest dropped.
     ("tcp-echo/go-one-read", "echo-line", "nothing can come any more"),
-], ids=["http-iterative", "http-iterative-queue", "go-one-read"])
+    # Four threads each in recv(), the main thread in pause(), a fifth client queued.
+    ("tcp-echo/c-prethreaded-pause", "five-clients",
+     "pause() waiting for a signal that nothing will send (no timer, no signal-driven input); "
+     "recv() on a connection with nothing to read; meanwhile 1 client waits in port 5001's "
+     "accept queue, and no thread accepts"),
+], ids=["http-iterative", "http-iterative-queue", "go-one-read", "prethreaded-pause"])
 def test_shipped_samples_that_cannot_answer_fail_at_once(sample, test, said, no_replays):
     from grader.engine import GradeOptions
     root = Path(__file__).resolve().parent.parent
