@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from . import trace
+from .payload import show
 from .shims import partial_write_size
 from .spec import Conversation
 from .trace import Call
@@ -413,6 +414,53 @@ def rule_stream_echo(st: Story) -> list[Finding]:
     return list(out.values())
 
 
+def rule_relayed_lines(st: Story) -> list[Finding]:
+    """What one recv() returned, sent on to another connection as one message (with a
+    prefix, "alice: "): several lines at once, or part of a line.  Only where the
+    protocol relays whole lines (a chat): a proxy passes bytes on as they come."""
+    if st.conversation.relays != "lines":
+        return []
+    where = {id(io.call): (s, io) for s in st.conns if s.kind == "conn" for io in s.io}
+    last: dict[int, tuple[Sock, Io]] = {}       # each process's last receive with data
+    out: dict[str, Finding] = {}
+    for c in st.calls:
+        found = where.get(id(c))
+        if found is None:
+            continue
+        s, io = found
+        proc = st.process.get(c.pid, c.pid)
+        if not io.out:
+            if io.result and io.result > 0 and not io.cut:
+                last[proc] = (s, io)
+            continue
+        if proc not in last or io.cut or not io.result or io.result <= 0:
+            continue
+        src, r = last[proc]
+        got, sent = r.data[:r.result], io.data[:io.result]
+        # Sent on as it came, or with a newline of the program's own after it.
+        if src is s or not got or not (sent.endswith(got) or sent.endswith(got + b"\n")):
+            continue
+        lines = got.count(b"\n")
+        if lines >= 2 or (lines == 1 and not got.endswith(b"\n")):
+            out.setdefault("several", Finding(
+                "no-line-buffer",
+                f"one recv() returned {show(got)}, more than one line, and the program "
+                f"sent it on as one message ({show(sent)}): the lines after the first "
+                "went without their prefix. One recv() may hold several lines: keep each "
+                "client's bytes in a buffer and send on each complete line by itself",
+                [r.call, io.call], ("mismatch", "short")))
+        elif not got.endswith(b"\n"):
+            out.setdefault("part", Finding(
+                "no-line-buffer",
+                f"recv() returned {show(got)}, part of a line (no newline at its end), and "
+                f"the program sent it on at once ({show(sent)}); the rest of the line then "
+                "went as a message of its own. Lines arrive in pieces: keep each client's bytes "
+                "until the newline, then send on the whole line",
+                [r.call, io.call], ("mismatch", "short")))
+    # The same code twice would be one cause named twice: the first kind seen speaks.
+    return list({x.code: x for x in reversed(list(out.values()))}.values())
+
+
 def rule_fork_keeps_fd(st: Story) -> list[Finding]:
     for s in st.conns:
         kids = [k for k in st.children.get(s.opened_by, []) if k in s.holders or k in s.closed_by]
@@ -753,7 +801,7 @@ def rule_python_decode(st: Story) -> list[Finding]:
 
 RULES: list[Callable[[Story], list[Finding]]] = [
     rule_unchecked_bind, rule_port_from_stdin, rule_udp_reply_size, rule_python_decode,
-    rule_stream_echo, rule_fork_keeps_fd, rule_recv_zero, rule_blocking_waitpid, rule_clone_fails,
+    rule_stream_echo, rule_relayed_lines, rule_fork_keeps_fd, rule_recv_zero, rule_blocking_waitpid, rule_clone_fails,
     rule_sigpipe, rule_client_end, rule_closes_first, rule_error_on_stdout, rule_select_closed_fd,
 ]
 
@@ -949,6 +997,7 @@ _SERVE = {"connect", "expect", "send", "expect_eof", "run_client", "expect_resou
 RELEVANT: dict[str, set[str | None]] = {
     "udp-sizeof-reply": _DATA, "strlen-plus-one": _DATA, "nul-truncation": _DATA,
     "udp-truncated": _DATA, "ignores-partial-send": _DATA, "line-echo": _DATA, "stale-buffer": _DATA,
+    "no-line-buffer": _DATA,
     "decode-binary": _DATA | _SERVE, "text-mode-stdio": _DATA | {"expect_exit"},
     "fork-parent-keeps-fd": {"expect_eof", "echo_back", "run_client", "expect_resources", "expect_stdout"},
     "recv-zero-spin": {"expect_eof", "run_client", "expect_resources"},

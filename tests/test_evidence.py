@@ -257,6 +257,37 @@ def test_rules_that_read_a_protocol_apply_only_to_it():
     assert "strlen-plus-one" not in codes(pinger, Conversation())
 
 
+_CHAT = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+         '5 accept(3, NULL, NULL) = 4\n'
+         '5 accept(3, NULL, NULL) = 5\n'
+         '5 recvfrom(4, "{got}", 511, 0, NULL, NULL) = {n}\n'
+         '5 sendto(5, "alice: {got}", {m}, 0, NULL, 0) = {m}\n')
+
+
+def _relayed(got: str, conversation: Conversation = Conversation(relays="lines")) -> dict:
+    raw = got.encode().decode("unicode_escape")
+    return codes(_CHAT.format(got=got, n=len(raw), m=len(raw) + 7), conversation)
+
+
+def test_a_relay_of_what_one_recv_returned_is_named_in_a_line_protocol():
+    """A chat server that sends on what one recv() returned, as it came: several lines
+    under one prefix, or half a line; a whole line relayed is right."""
+    several = _relayed("one\\ntwo\\nthree\\n")
+    assert "no-line-buffer" in several and "more than one line" in several["no-line-buffer"].text
+    assert {"mismatch", "short"} <= set(several["no-line-buffer"].rules_out)
+    part = _relayed("half a li")
+    assert "no-line-buffer" in part and "part of a line" in part["no-line-buffer"].text
+    assert _relayed("hello everyone\\n") == {}
+    # The piece with a newline of the program's own after it (it strips and adds one).
+    own = _CHAT.replace("{m}, 0, NULL, 0) = {m}", "17, 0, NULL, 0) = 17").replace(
+        '"alice: {got}"', '"alice: {got}\\n"').format(got="half a li", n=9)
+    assert "part of a line" in codes(own, Conversation(relays="lines"))["no-line-buffer"].text
+    # Not in another protocol (a proxy passes bytes on as they come), nor back to the sender.
+    assert _relayed("half a li", Conversation()) == {}
+    echo = _CHAT.replace("sendto(5,", "sendto(4,").format(got="half a li", n=9, m=16)
+    assert codes(echo, Conversation(relays="lines")) == {}
+
+
 def test_blocking_waitpid_in_the_sigchld_handler():
     found = codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
                   '5 accept(3, NULL, NULL) = 4\n'
