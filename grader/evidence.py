@@ -418,7 +418,7 @@ def rule_relayed_lines(st: Story) -> list[Finding]:
     """What one recv() returned, sent on to another connection as one message (with a
     prefix, "alice: "): several lines at once, or part of a line.  Only where the
     protocol relays whole lines (a chat): a proxy passes bytes on as they come."""
-    if st.conversation.relays != "lines":
+    if st.conversation.lines != "relayed":
         return []
     where = {id(io.call): (s, io) for s in st.conns if s.kind == "conn" for io in s.io}
     last: dict[int, tuple[Sock, Io]] = {}       # each process's last receive with data
@@ -459,6 +459,33 @@ def rule_relayed_lines(st: Story) -> list[Finding]:
                 [r.call, io.call], ("mismatch", "short")))
     # The same code twice would be one cause named twice: the first kind seen speaks.
     return list({x.code: x for x in reversed(list(out.values()))}.values())
+
+
+def rule_answered_piece(st: Story) -> list[Finding]:
+    """Part of a line (a receive with no newline in it) answered before the next receive on
+    its connection: the piece was taken for a whole command.  Only where each line is
+    answered on its connection (a server that relays lines sends on a connection whatever
+    the others say, and an echo answers pieces by design)."""
+    if st.conversation.lines != "answered":
+        return []
+    for s in st.conns:
+        if s.kind != "conn":
+            continue
+        piece: Io | None = None
+        for io in s.io:
+            if not io.out:
+                got = io.data[:io.result] if io.result and io.result > 0 and not io.cut else b""
+                piece = io if got and b"\n" not in got else None
+            elif piece is not None and io.result and io.result > 0:
+                sent = io.data[:io.result]
+                return [Finding(
+                    "no-line-buffer",
+                    f"recv() returned {show(piece.data[:piece.result])}, part of a line (no "
+                    f"newline in it), and the program answered it at once ({show(sent)}): it "
+                    "took the piece for a whole command. A command may arrive in several "
+                    "pieces: keep the bytes until the newline comes, then handle the whole line",
+                    [piece.call, io.call], ("mismatch", "short"))]
+    return []
 
 
 def rule_fork_keeps_fd(st: Story) -> list[Finding]:
@@ -801,7 +828,7 @@ def rule_python_decode(st: Story) -> list[Finding]:
 
 RULES: list[Callable[[Story], list[Finding]]] = [
     rule_unchecked_bind, rule_port_from_stdin, rule_udp_reply_size, rule_python_decode,
-    rule_stream_echo, rule_relayed_lines, rule_fork_keeps_fd, rule_recv_zero, rule_blocking_waitpid, rule_clone_fails,
+    rule_stream_echo, rule_relayed_lines, rule_answered_piece, rule_fork_keeps_fd, rule_recv_zero, rule_blocking_waitpid, rule_clone_fails,
     rule_sigpipe, rule_client_end, rule_closes_first, rule_error_on_stdout, rule_select_closed_fd,
 ]
 

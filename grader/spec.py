@@ -68,16 +68,17 @@ class Language:
 class Conversation:
     """What a connection of the assignment's protocol looks like, for the evidence rules
     that read the program's calls: whether the server sends back the bytes it receives
-    (an echo: its sends can be compared with its receives), whether it relays each line a
-    client sends to the others (``relays: lines``), and who ends a connection
+    (an echo: its sends can be compared with its receives), whether its messages are lines
+    that it answers one by one (``lines: answered``, a command protocol) or passes on to
+    other clients (``lines: relayed``, a chat), and who ends a connection
     (``client``: the server reads until recv() returns 0; ``server``: it closes after its
     reply, as a file server does)."""
 
     echo: bool = False
     ends: str = "client"
-    # "lines": the server passes each whole line a client sends on to other connections
-    # (a chat), so what it sends on is compared with the lines it received.
-    relays: str | None = None
+    # Messages are lines: "answered" one by one on their connection (a command protocol),
+    # or "relayed" to other connections (a chat); None: not a line protocol.
+    lines: str | None = None
 
 
 @dataclass(frozen=True)

@@ -208,9 +208,10 @@ SCHEMA: dict[str, Any] = {
         "conversation": obj({
             "echo": {"type": "boolean",
                      "description": "the server sends back the bytes it receives (default false)"},
-            "relays": {"enum": ["lines"],
-                       "description": "lines: the server passes each whole line a client sends on "
-                                      "to other clients (a chat)"},
+            "lines": {"enum": ["answered", "relayed"],
+                      "description": "messages are lines: the server answers each whole line on "
+                                     "its connection (answered: a command protocol), or passes it "
+                                     "on to other clients (relayed: a chat)"},
             "ends": {"enum": ["client", "server"],
                      "description": "who ends a connection: client (the server reads until "
                                     "recv() returns 0; the default) or server (it closes after its reply)"},

@@ -264,7 +264,7 @@ _CHAT = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
          '5 sendto(5, "alice: {got}", {m}, 0, NULL, 0) = {m}\n')
 
 
-def _relayed(got: str, conversation: Conversation = Conversation(relays="lines")) -> dict:
+def _relayed(got: str, conversation: Conversation = Conversation(lines="relayed")) -> dict:
     raw = got.encode().decode("unicode_escape")
     return codes(_CHAT.format(got=got, n=len(raw), m=len(raw) + 7), conversation)
 
@@ -281,11 +281,32 @@ def test_a_relay_of_what_one_recv_returned_is_named_in_a_line_protocol():
     # The piece with a newline of the program's own after it (it strips and adds one).
     own = _CHAT.replace("{m}, 0, NULL, 0) = {m}", "17, 0, NULL, 0) = 17").replace(
         '"alice: {got}"', '"alice: {got}\\n"').format(got="half a li", n=9)
-    assert "part of a line" in codes(own, Conversation(relays="lines"))["no-line-buffer"].text
+    assert "part of a line" in codes(own, Conversation(lines="relayed"))["no-line-buffer"].text
     # Not in another protocol (a proxy passes bytes on as they come), nor back to the sender.
     assert _relayed("half a li", Conversation()) == {}
     echo = _CHAT.replace("sendto(5,", "sendto(4,").format(got="half a li", n=9, m=16)
-    assert codes(echo, Conversation(relays="lines")) == {}
+    assert codes(echo, Conversation(lines="relayed")) == {}
+
+
+def _answered(got: str, reply: str = "ERROR unknown command\\n",
+              conversation: Conversation = Conversation(lines="answered")) -> dict:
+    raw, out = (x.encode().decode("unicode_escape") for x in (got, reply))
+    return codes('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+                 '5 accept(3, NULL, NULL) = 4\n'
+                 f'5 recvfrom(4, "{got}", 1023, 0, NULL, NULL) = {len(raw)}\n'
+                 f'5 sendto(4, "{reply}", {len(out)}, 0, NULL, 0) = {len(out)}\n', conversation)
+
+
+def test_part_of_a_line_answered_at_once_is_named_in_a_command_protocol():
+    """A command server that answers a piece with no newline in it took the piece for a
+    whole command; one that answers the whole lines of a receive is right, whatever
+    follows them; a chat server sends on a connection whatever the others say."""
+    found = _answered("S")
+    assert "no-line-buffer" in found and "part of a line" in found["no-line-buffer"].text
+    assert '"S"' in found["no-line-buffer"].text and "ERROR unknown command" in found["no-line-buffer"].text
+    assert _answered("SET a 1\\nGE", "OK\\n") == {}
+    assert _answered("S", conversation=Conversation(lines="relayed")) == {}
+    assert _answered("S", conversation=Conversation()) == {}
 
 
 def test_blocking_waitpid_in_the_sigchld_handler():
