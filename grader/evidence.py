@@ -422,7 +422,6 @@ def rule_relayed_lines(st: Story) -> list[Finding]:
         return []
     where = {id(io.call): (s, io) for s in st.conns if s.kind == "conn" for io in s.io}
     last: dict[int, tuple[Sock, Io]] = {}       # each process's last receive with data
-    out: dict[str, Finding] = {}
     for c in st.calls:
         found = where.get(id(c))
         if found is None:
@@ -440,51 +439,59 @@ def rule_relayed_lines(st: Story) -> list[Finding]:
         # Sent on as it came, or with a newline of the program's own after it.
         if src is s or not got or not (sent.endswith(got) or sent.endswith(got + b"\n")):
             continue
-        lines = got.count(b"\n")
-        if lines >= 2 or (lines == 1 and not got.endswith(b"\n")):
-            out.setdefault("several", Finding(
+        if b"\n" in got[:-1]:
+            return [Finding(
                 "no-line-buffer",
                 f"one recv() returned {show(got)}, more than one line, and the program "
                 f"sent it on as one message ({show(sent)}): the lines after the first "
                 "went without their prefix. One recv() may hold several lines: keep each "
                 "client's bytes in a buffer and send on each complete line by itself",
-                [r.call, io.call], ("mismatch", "short")))
-        elif not got.endswith(b"\n"):
-            out.setdefault("part", Finding(
+                [r.call, io.call], ("mismatch", "short"))]
+        if not got.endswith(b"\n"):
+            return [Finding(
                 "no-line-buffer",
                 f"recv() returned {show(got)}, part of a line (no newline at its end), and "
                 f"the program sent it on at once ({show(sent)}); the rest of the line then "
                 "went as a message of its own. Lines arrive in pieces: keep each client's bytes "
                 "until the newline, then send on the whole line",
-                [r.call, io.call], ("mismatch", "short")))
-    # The same code twice would be one cause named twice: the first kind seen speaks.
-    return list({x.code: x for x in reversed(list(out.values()))}.values())
+                [r.call, io.call], ("mismatch", "short"))]
+    return []
 
 
 def rule_answered_piece(st: Story) -> list[Finding]:
-    """Part of a line (a receive with no newline in it) answered before the next receive on
-    its connection: the piece was taken for a whole command.  Only where each line is
-    answered on its connection (a server that relays lines sends on a connection whatever
-    the others say, and an echo answers pieces by design)."""
+    """A send on a connection after part of a line came (a receive with no newline in it)
+    and no whole line since the last send: the piece was answered, taken for a whole
+    command.  (A reply queued for earlier lines and sent after a piece came has a whole
+    line before it.)  Only where each line is answered on its connection: a server that
+    relays lines sends on a connection whatever the others say, and an echo answers
+    pieces by design."""
     if st.conversation.lines != "answered":
         return []
     for s in st.conns:
         if s.kind != "conn":
             continue
-        piece: Io | None = None
+        piece: Io | None = None          # since the last send: the last receive of a piece,
+        line = False                     # and whether a whole line came
         for io in s.io:
+            if io.result is None or io.result <= 0:
+                continue
             if not io.out:
-                got = io.data[:io.result] if io.result and io.result > 0 and not io.cut else b""
-                piece = io if got and b"\n" not in got else None
-            elif piece is not None and io.result and io.result > 0:
-                sent = io.data[:io.result]
+                got = io.data[:io.result]
+                if io.cut or b"\n" in got:
+                    line = True          # (cut: what it held is not known)
+                else:
+                    piece = io
+                continue
+            if piece is not None and not line:
                 return [Finding(
                     "no-line-buffer",
                     f"recv() returned {show(piece.data[:piece.result])}, part of a line (no "
-                    f"newline in it), and the program answered it at once ({show(sent)}): it "
-                    "took the piece for a whole command. A command may arrive in several "
-                    "pieces: keep the bytes until the newline comes, then handle the whole line",
+                    f"newline in it), and the program answered it at once "
+                    f"({show(io.data[:io.result])}): it took the piece for a whole command. A "
+                    "command may arrive in several pieces: keep the bytes until the newline "
+                    "comes, then handle the whole line",
                     [piece.call, io.call], ("mismatch", "short"))]
+            piece, line = None, False
     return []
 
 
@@ -828,8 +835,9 @@ def rule_python_decode(st: Story) -> list[Finding]:
 
 RULES: list[Callable[[Story], list[Finding]]] = [
     rule_unchecked_bind, rule_port_from_stdin, rule_udp_reply_size, rule_python_decode,
-    rule_stream_echo, rule_relayed_lines, rule_answered_piece, rule_fork_keeps_fd, rule_recv_zero, rule_blocking_waitpid, rule_clone_fails,
-    rule_sigpipe, rule_client_end, rule_closes_first, rule_error_on_stdout, rule_select_closed_fd,
+    rule_stream_echo, rule_relayed_lines, rule_answered_piece, rule_fork_keeps_fd,
+    rule_recv_zero, rule_blocking_waitpid, rule_clone_fails, rule_sigpipe, rule_client_end,
+    rule_closes_first, rule_error_on_stdout, rule_select_closed_fd,
 ]
 
 

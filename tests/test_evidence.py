@@ -305,6 +305,13 @@ def test_part_of_a_line_answered_at_once_is_named_in_a_command_protocol():
     assert "no-line-buffer" in found and "part of a line" in found["no-line-buffer"].text
     assert '"S"' in found["no-line-buffer"].text and "ERROR unknown command" in found["no-line-buffer"].text
     assert _answered("SET a 1\\nGE", "OK\\n") == {}
+    # A reply queued for whole lines and sent after a piece came (a poll() server).
+    queued = ('5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n'
+              '5 accept(3, NULL, NULL) = 4\n'
+              '5 recvfrom(4, "SET a 1\\nGET a\\n", 1023, 0, NULL, NULL) = 14\n'
+              '5 recvfrom(4, "GE", 1023, 0, NULL, NULL) = 2\n'
+              '5 sendto(4, "OK\\nVALUE 1\\n", 11, 0, NULL, 0) = 11\n')
+    assert codes(queued, Conversation(lines="answered")) == {}
     assert _answered("S", conversation=Conversation(lines="relayed")) == {}
     assert _answered("S", conversation=Conversation()) == {}
 

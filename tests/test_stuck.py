@@ -363,7 +363,20 @@ ALARM_THEN_ANSWERS = """\
     """
 
 
+def _alarm_due_within(seconds: float) -> bool:
+    """Another program on this machine has an alarm()/setitimer() timer due within
+    ``seconds`` (its owner is not shown, so it keeps every pause()'s deadline)."""
+    from grader import stuck
+    try:
+        text = Path(stuck.TIMER_LIST).read_text()
+    except OSError:
+        return True
+    return any(int(m.group(1)) / 1e9 < seconds for m in stuck._REAL_TIMER.finditer(text))
+
+
 def test_a_thread_in_pause_that_nothing_will_signal_cannot_act(tmp_path, no_replays):
+    if _alarm_due_within(15):
+        pytest.skip("/proc/timer_list is not readable, or another program's alarm is due soon")
     t = _grade(tmp_path, PAUSES)
     assert t.status is TestStatus.FAILED
     assert "nothing can come any more" in t.feedback, t.feedback
@@ -402,9 +415,12 @@ def test_what_can_signal_a_process_in_pause(setup, horizon, blocked):
     try:
         child.stdout.readline()
         end = time.monotonic() + 10
+        syscall = Path(f"/proc/{child.pid}/syscall")
         while time.monotonic() < end and stuck.CALLS.get(
-                int(open(f"/proc/{child.pid}/syscall").read().split()[0])) not in ("pause", "sigsuspend"):
+                int(syscall.read_text().split()[0])) not in ("pause", "sigsuspend"):
             time.sleep(0.01)
+        if blocked and _alarm_due_within(horizon + stuck.CLOCK_SLACK + 1):
+            pytest.skip("another program on this machine has an alarm due within the wait")
         b = stuck._blocked(child.pid, child.pid, None if horizon is None else time.monotonic() + horizon)
         assert (b is not None) is blocked, b
         if blocked:
