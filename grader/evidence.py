@@ -942,7 +942,7 @@ class _Shared:
 _SHARING = threading.Lock()
 
 
-def _replay_start(prepared, test, seed: int, total, out) -> tuple[list | None, Any, str]:
+def _replay_start(prepared, test, seed: int, total, out) -> tuple[list | None, Any, str, Any]:
     """The replay of a server that never became ready, shared by every test of the
     submission that failed the same way before its first step and starts the program the
     same way (the same shims, no files of its own, the same limits): such a replay ends
@@ -950,11 +950,12 @@ def _replay_start(prepared, test, seed: int, total, out) -> tuple[list | None, A
     listens fails all of a spec's tests there; one replay instead of one per test.
 
     A test whose shared replay did not fail as it did (it became ready, or failed
-    otherwise) is replayed on its own, as any other failed test."""
+    otherwise) is replayed on its own, as any other failed test.  Returns as
+    :func:`_replay` does."""
     from .steps import uses_reference
     f = out.failure
     if test.files:
-        return _replay(prepared, test, seed, total, out)[:3]
+        return _replay(prepared, test, seed, total, out)
     key = (tuple(test.shims), tuple(sorted(test.network.items())), uses_reference(test.steps),
            test.timeout, f.message)
     with _SHARING:
@@ -962,11 +963,11 @@ def _replay_start(prepared, test, seed: int, total, out) -> tuple[list | None, A
     with shared.lock:
         if shared.result is None:
             shared.result = _replay(prepared, test, seed, total, out)
-        traces, scope, note, again = shared.result
+        again = shared.result[3]
     if again is None or (again.failure is not None and again.failure.at_start
                          and again.failure.message == f.message):
-        return traces, scope, note
-    return _replay(prepared, test, seed, total, out)[:3]
+        return shared.result
+    return _replay(prepared, test, seed, total, out)
 
 
 def explain(prepared, test, seed: int, total, out, scope=None):
@@ -993,8 +994,8 @@ def explain(prepared, test, seed: int, total, out, scope=None):
         elif total.expired:
             f.evidence_note = "no time was left to replay the test under trace"
         else:
-            traces, scope, f.evidence_note = _replay_start(prepared, test, seed, total, out) \
-                if f.at_start else _replay(prepared, test, seed, total, out)[:3]
+            replay = _replay_start if f.at_start else _replay
+            traces, scope, f.evidence_note, _ = replay(prepared, test, seed, total, out)
     if traces is not None and getattr(scope, "traces_cut", 0):
         # Its last calls are missing: a rule that reads "it never called recv() again"
         # from a trace cut short would name a wrong cause.
