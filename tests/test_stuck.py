@@ -391,6 +391,12 @@ def test_a_pause_that_an_alarm_ends_within_the_deadline_still_passes(tmp_path):
     assert t.duration > 0.9            # the wait was not cut short
 
 
+def _syscall_number(path):
+    """The call a thread is in, from /proc/PID/syscall; None while it runs ("running")."""
+    first = path.read_text().split()[0]
+    return int(first) if first.lstrip("-").isdigit() else None
+
+
 @pytest.mark.parametrize("setup, horizon, blocked", [
     ("", 5, True),
     ("signal.setitimer(signal.ITIMER_REAL, 100)", 5, True),    # fires after the wait
@@ -416,9 +422,12 @@ def test_what_can_signal_a_process_in_pause(setup, horizon, blocked):
         child.stdout.readline()
         end = time.monotonic() + 10
         syscall = Path(f"/proc/{child.pid}/syscall")
+        # /proc/PID/syscall says "running" while the child has not yet reached pause().
         while time.monotonic() < end and stuck.CALLS.get(
-                int(syscall.read_text().split()[0])) not in ("pause", "sigsuspend"):
+                _syscall_number(syscall)) not in ("pause", "sigsuspend"):
             time.sleep(0.01)
+        assert stuck.CALLS.get(_syscall_number(syscall)) in ("pause", "sigsuspend"), \
+            syscall.read_text()
         if blocked and _alarm_due_within(horizon + stuck.CLOCK_SLACK + 1):
             pytest.skip("another program on this machine has an alarm due within the wait")
         b = stuck._blocked(child.pid, child.pid, None if horizon is None else time.monotonic() + horizon)
