@@ -30,6 +30,7 @@ import errno
 import os
 import random
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -78,36 +79,73 @@ class OutputCapture:
 
     A program that floods its output can neither block on a full pipe nor fill
     the grader's memory: past the cap, bytes are read and counted, not kept.
+
+    Every read of the pipe happens under the lock and never blocks (the thread
+    waits in poll(), not in read()), so :meth:`settle` can take what the program
+    has written so far without reordering it: a tail read just after the program
+    exited holds its last words even when the thread has not run yet.
     """
+
+    SETTLE_READS = 64          # settle() takes at most this many 64 KiB reads
 
     def __init__(self, pipe, cap: int) -> None:
         self._pipe = pipe
         self._cap = cap
         self._buf = bytearray()
         self.dropped = 0
+        self._eof = False
         self._lock = threading.Lock()
+        os.set_blocking(pipe.fileno(), False)
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
+    def _read_some(self) -> bool:
+        """One non-blocking read, kept; the caller holds the lock.  False: nothing
+        is there now, or the pipe is at its end."""
+        if self._eof:
+            return False
+        try:
+            chunk = os.read(self._pipe.fileno(), 65536)
+        except BlockingIOError:
+            return False
+        except (OSError, ValueError):         # closed under us: nothing more will come
+            chunk = b""
+        if not chunk:
+            self._eof = True
+            return False
+        room = self._cap - len(self._buf)
+        if room > 0:
+            self._buf += chunk[:room]
+        self.dropped += max(0, len(chunk) - max(room, 0))
+        return True
+
     def _drain(self) -> None:
-        fd = self._pipe.fileno()
+        poller = select.poll()
+        poller.register(self._pipe.fileno(), select.POLLIN)
         try:
             while True:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
+                poller.poll()                 # no deadline: the pipe's end ends it
                 with self._lock:
-                    room = self._cap - len(self._buf)
-                    if room > 0:
-                        self._buf += chunk[:room]
-                    self.dropped += max(0, len(chunk) - max(room, 0))
+                    while self._read_some():
+                        pass
+                    if self._eof:
+                        break
         except OSError:
             pass
         finally:
-            try:
-                self._pipe.close()
-            except OSError:
-                pass
+            with self._lock:
+                self._eof = True
+                try:
+                    self._pipe.close()
+                except OSError:
+                    pass
+
+    def settle(self) -> None:
+        """Take now what the program has written so far (never waits for more)."""
+        with self._lock:
+            for _ in range(self.SETTLE_READS):
+                if not self._read_some():
+                    break
 
     def join(self, deadline: Deadline) -> bool:
         self._thread.join(deadline.remaining())
@@ -115,6 +153,8 @@ class OutputCapture:
 
     @property
     def data(self) -> bytes:
+        """What was kept of the output, up to what the program has written by now."""
+        self.settle()
         with self._lock:
             return bytes(self._buf)
 
