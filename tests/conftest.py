@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -20,6 +21,23 @@ SUBMISSIONS = ROOT / "submissions"
 
 if str(ROOT) not in sys.path:       # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """This run's temporary folders live in one folder of its own, removed when the run
+    ends, passed or failed (pytest's default keeps the last three runs' in
+    /tmp/pytest-of-USER).  With --basetemp DIR, DIR is the user's and is kept.
+    Under pytest -n the workers get their folders inside the controller's."""
+    if getattr(config, "workerinput", None) is None and config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="socket-grader-tests-")
+        config._socket_grader_basetemp = config.option.basetemp
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_socket_grader_basetemp", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def sample_dirs(assignment: str | None = None) -> list[Path]:
@@ -79,8 +97,8 @@ def _environment(tmp_path_factory):
     # Builds kept by content (grader.buildcache) live in this run's own folder, not the
     # user's ~/.cache: Java, Go and Rust samples graded twice build once per run.
     # In parallel (pytest -n), the workers share one, in the run's own temporary folder
-    # (pytest keeps the last three runs' and removes older ones): one worker cannot know
-    # when the others are done with it.
+    # (removed when the run ends: pytest_unconfigure): one worker cannot know when the
+    # others are done with it.
     cache = None
     if "SOCKET_GRADER_CACHE" not in os.environ:
         if os.environ.get("PYTEST_XDIST_WORKER"):
