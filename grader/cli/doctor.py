@@ -92,10 +92,11 @@ def checks() -> list[Check]:
 
 
 # language -> (compiler or interpreter, its version command, the Debian package).
+# javac without its JVM's performance file: else it leaves /tmp/hsperfdata_USER behind.
 TOOLCHAINS = (
     ("C", "cc", ["cc", "--version"], "gcc"),
     ("C++", "g++", ["g++", "--version"], "g++"),
-    ("Java", "javac", ["javac", "-version"], "default-jdk-headless"),
+    ("Java", "javac", ["javac", "-J-XX:-UsePerfData", "-version"], "default-jdk-headless"),
     ("Go", "go", ["go", "version"], "golang-go"),
     ("Rust", "rustc", ["rustc", "--version"], "rustc"),
     ("Python", "python3", ["python3", "--version"], "python3"),
